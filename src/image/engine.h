@@ -1,0 +1,103 @@
+// The thumbnail engine: bytes of one source image + a Recipe -> one encoded rendition per
+// variant. It decodes once: the source is loaded with shrink-on-load at the scale the
+// largest variant needs, and every variant is resized from that one decode. Outputs are
+// upright (EXIF orientation applied), sRGB, 8-bit, and carry no private metadata.
+//
+// Hostile input is refused before any full decode: the input format is sniffed from magic
+// bytes and must be on the allow-list; byte, pixel and frame limits are checked from the
+// header. Failures are classified by Status code:
+//   kUnsupported, kCorrupt, kTooLarge   permanent: the same input will always fail
+//   anything else                       transient (e.g. kInternal, kUnavailable)
+// Error messages name the reason and, for limits, the limit; they never contain text from
+// libvips' process-wide error buffer (which can hold another thread's error).
+//
+// An Engine is safe for concurrent use by any number of threads. libvips is initialised
+// once per process, by the first Engine created.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "image/limits.h"
+#include "image/recipe.h"
+
+namespace thumbpipe::image {
+
+struct EngineOptions {
+  Limits limits;
+  // libvips worker threads per job. 1 suits a pool of job threads (throughput across jobs:
+  // no cross-job contention); raise it only when running few, large jobs.
+  int vips_concurrency = 1;
+};
+
+// What the source is, as read from its header.
+struct ImageInfo {
+  InputFormat format = InputFormat::kUnknown;
+  int width = 0;           // as stored, before orientation
+  int height = 0;          // as stored (for animations: one frame)
+  int orientation = 1;     // EXIF orientation 1-8
+  int pages = 1;           // frames (animations) or pages in the file
+  bool has_alpha = false;
+  std::string colourspace; // libvips interpretation: "srgb", "b-w", "cmyk", "rgb16", "grey16", "lab", ...
+  int bits = 8;            // bits per sample
+  bool has_icc = false;    // an embedded ICC profile
+  bool interlaced = false; // progressive JPEG / interlaced PNG or GIF
+};
+
+struct Rendition {
+  std::string variant;
+  Format format = Format::kJpeg;  // never kOriginal: the format actually written
+  int width = 0;
+  int height = 0;                 // for animations: one frame
+  int pages = 1;
+  std::string bytes;              // the encoded file
+};
+
+struct ThumbnailResult {
+  ImageInfo info;
+  std::vector<Rendition> renditions;  // in recipe order, one per variant
+  double decode_ms = 0;               // header + shared decode
+  double encode_ms = 0;               // resize + encode of all variants
+};
+
+class Engine {
+ public:
+  // Initialises libvips (once per process), blocks untrusted loaders and unblocks only the
+  // allowed vector formats. Fails with kInternal if libvips cannot start, or
+  // kInvalidArgument for unusable options.
+  static Result<std::unique_ptr<Engine>> Create(const EngineOptions& options);
+
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+  ~Engine();
+
+  // Reads the header only.
+  Result<ImageInfo> Probe(std::span<const std::byte> input) const;
+
+  // Makes every rendition of `recipe` from `input`. REQUIRES: ValidateRecipe(recipe).ok().
+  // Either every rendition is made or an error is returned (no partial result).
+  Result<ThumbnailResult> Thumbnail(std::span<const std::byte> input, const Recipe& recipe) const;
+
+  const EngineOptions& options() const { return options_; }
+
+ private:
+  explicit Engine(EngineOptions options);
+  EngineOptions options_;
+};
+
+// libvips' version ("8.14.1") and the formats this build can read and write.
+std::string VipsVersion();
+std::vector<std::string> SupportedInputFormats();   // allowed-list candidates this libvips can load
+std::vector<std::string> SupportedOutputFormats();
+
+// Convenience for callers holding a std::string.
+inline std::span<const std::byte> AsBytes(std::string_view s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+}  // namespace thumbpipe::image
