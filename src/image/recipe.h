@@ -13,7 +13,15 @@
 
 namespace thumbpipe::image {
 
-// How the image is fitted into width x height (sharp's `fit`).
+// How the image is fitted into width x height (sharp's `fit`). Sizes are computed on the
+// upright (EXIF-oriented) input of W x H; a scale s gives round(W*s) x round(H*s), at least 1.
+// When only one of width/height is set, every fit scales to that one dimension and derives
+// the other from the aspect ratio. With enlarge = false no scale factor exceeds 1, so:
+//   cover    s = max(w/W, h/H) (<= 1), then crop to min(w, W*s) x min(h, H*s)
+//   contain  s = min(w/W, h/H) (<= 1), then pad to exactly w x h
+//   inside   s = min(w/W, h/H) (<= 1)
+//   outside  s = max(w/W, h/H) (<= 1)
+//   fill     sx = w/W, sy = h/H, each <= 1
 enum class Fit {
   kCover,    // keep aspect, fill the box, crop the overflow (by gravity): exactly w x h
   kContain,  // keep aspect, fit inside the box, pad with background: exactly w x h

@@ -1,0 +1,24 @@
+// What every command does first: load the configuration (file, then THUMBPIPE_* variables),
+// set up logging, and build the image engine from the config's limits.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "config/config.h"
+#include "image/engine.h"
+
+namespace thumbpipe::cli {
+
+// Loads `config_path` (empty = defaults only) with the process environment and applies the
+// log level. Errors are printed by the caller.
+Result<config::Config> LoadConfigAndLogging(const std::string& config_path);
+
+// An engine for `parallel_jobs` images at once: libvips gets the remaining cores per job.
+Result<std::unique_ptr<image::Engine>> MakeEngine(const config::Config& config, int parallel_jobs);
+
+// Prints "thumbpipe: <message>" to stderr and returns the exit code for a usage/config error.
+int ReportStartupError(const Status& status);
+
+}  // namespace thumbpipe::cli

@@ -1,0 +1,385 @@
+#include "image/engine.h"
+
+#include <vips/vips8>
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <optional>
+
+#include "common/logging.h"
+#include "image/encode.h"
+#include "image/geometry.h"
+#include "image/pipeline_steps.h"
+#include "image/sniff.h"
+#include "image/vips_runtime.h"
+
+namespace thumbpipe::image {
+namespace {
+
+using vips::VError;
+using vips::VImage;
+using vips::VOption;
+
+// What the engine learned about the input before decoding it.
+struct Header {
+  ImageInfo info;
+  std::string_view loader;  // the libvips loader class that will decode it
+};
+
+double MillisSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+// libvips' error buffer is one process-wide string: its text may belong to another
+// thread's job. It goes to the debug log only; callers get messages we compose ourselves.
+void LogVipsError(std::string_view stage, const std::exception& e) {
+  LogDebug("libvips error (process-wide buffer, may include other jobs' text)",
+           {{"stage", stage}, {"text", e.what()}});
+  vips_error_clear();
+}
+
+std::string AllowedList(const Limits& limits) {
+  std::string out;
+  for (InputFormat f : limits.allowed_formats) {
+    if (!out.empty()) out += ", ";
+    out += InputFormatName(f);
+  }
+  return out;
+}
+
+bool IsAllowed(const Limits& limits, InputFormat f) {
+  return std::find(limits.allowed_formats.begin(), limits.allowed_formats.end(), f) !=
+         limits.allowed_formats.end();
+}
+
+int MetaInt(const VImage& image, const char* name, int fallback) {
+  if (image.get_typeof(name) == 0) return fallback;
+  return image.get_int(name);
+}
+
+int BitsOf(VipsBandFormat format) {
+  switch (format) {
+    case VIPS_FORMAT_UCHAR: case VIPS_FORMAT_CHAR: return 8;
+    case VIPS_FORMAT_USHORT: case VIPS_FORMAT_SHORT: return 16;
+    case VIPS_FORMAT_DOUBLE: case VIPS_FORMAT_DPCOMPLEX: return 64;
+    default: return 32;
+  }
+}
+
+// Loader options common to every load: refuse truncated or damaged data (libvips' default
+// is to decode what it can and carry on), and read top to bottom once.
+VOption* LoadOptions() {
+  return VImage::option()
+      ->set("access", VIPS_ACCESS_SEQUENTIAL)
+      ->set("fail_on", VIPS_FAIL_ON_WARNING);
+}
+
+// Steps 1-4: limits on bytes, magic-byte format, allow-list, then the header through libvips.
+Result<std::pair<Header, VImage>> ReadHeader(std::span<const std::byte> input, const Limits& limits) {
+  if (input.size() > limits.max_input_bytes) {
+    return Status::TooLarge("input is " + std::to_string(input.size()) +
+                            " bytes, over limits.max_input_bytes = " +
+                            std::to_string(limits.max_input_bytes));
+  }
+  if (input.empty()) return Status::Unsupported("input is empty");
+  Header header;
+  ImageInfo& info = header.info;
+  info.format = SniffFormat(input);
+  if (info.format == InputFormat::kUnknown) {
+    return Status::Unsupported("not a supported image format (magic bytes match none of: " +
+                               AllowedList(limits) + ")");
+  }
+  if (!IsAllowed(limits, info.format)) {
+    return Status::Unsupported(std::string(InputFormatName(info.format)) +
+                               " input is not allowed (limits.allowed_formats: " +
+                               AllowedList(limits) + ")");
+  }
+  if (info.format == InputFormat::kJpeg) {
+    const std::optional<JpegFrame> frame = ReadJpegFrame(input);
+    if (!frame) return Status::Corrupt("jpeg has no frame header (truncated or damaged)");
+    if (!frame->supported()) {
+      return Status::Unsupported("jpeg coding process SOF" + std::to_string(frame->sof) +
+                                 (frame->sof == 3 ? " (lossless)" : "") + " is not supported");
+    }
+    info.interlaced = frame->progressive();
+  } else if (info.format == InputFormat::kPng) {
+    info.interlaced = PngInterlaced(input).value_or(false);
+  }
+
+  const char* loader = vips_foreign_find_load_buffer(input.data(), input.size());
+  if (loader == nullptr) {
+    vips_error_clear();
+    return Status::Unsupported("no decoder in this build accepts this " +
+                               std::string(InputFormatName(info.format)) + " file");
+  }
+  header.loader = ExpectedBufferLoader(info.format);
+  if (header.loader != loader) {
+    return Status::Unsupported("magic bytes say " + std::string(InputFormatName(info.format)) +
+                               " but libvips would decode it with " + loader);
+  }
+
+  VImage image;
+  try {
+    image = VImage::new_from_buffer(input.data(), input.size(), "", LoadOptions());
+  } catch (const VError& e) {
+    LogVipsError("header", e);
+    return Status::Corrupt(std::string(InputFormatName(info.format)) +
+                           " header could not be read (damaged or truncated)");
+  }
+  info.width = image.width();
+  info.pages = std::max(1, MetaInt(image, VIPS_META_N_PAGES, 1));
+  info.height = info.pages > 1 ? vips_image_get_page_height(image.get_image()) : image.height();
+  info.orientation = std::clamp(MetaInt(image, VIPS_META_ORIENTATION, 1), 1, 8);
+  info.has_alpha = HasAlpha(image);
+  info.colourspace = vips_enum_nick(VIPS_TYPE_INTERPRETATION, image.interpretation());
+  info.bits = BitsOf(image.format());
+  info.has_icc = image.get_typeof(VIPS_META_ICC_NAME) != 0;
+  if (info.format == InputFormat::kGif) info.interlaced = MetaInt(image, "interlaced", 0) != 0;
+  if (image.bands() > 5) {
+    return Status::Unsupported("image has " + std::to_string(image.bands()) +
+                               " channels; at most 5 (CMYK + alpha) are supported");
+  }
+  return std::make_pair(std::move(header), std::move(image));
+}
+
+Status CheckPixelLimits(const ImageInfo& info, int frames, const Limits& limits) {
+  const uint64_t frame_pixels = uint64_t(info.width) * uint64_t(info.height);
+  const uint64_t pixels = frame_pixels * uint64_t(frames);
+  if (pixels > limits.max_input_pixels) {
+    std::string what = std::to_string(info.width) + "x" + std::to_string(info.height);
+    if (frames > 1) what += " x " + std::to_string(frames) + " frames";
+    return Status::TooLarge(what + " = " + std::to_string(pixels) +
+                            " pixels, over limits.max_input_pixels = " +
+                            std::to_string(limits.max_input_pixels));
+  }
+  if (info.interlaced && (info.format == InputFormat::kJpeg || info.format == InputFormat::kPng) &&
+      frame_pixels > limits.max_interlaced_pixels) {
+    return Status::TooLarge(std::string(info.format == InputFormat::kJpeg ? "progressive jpeg"
+                                                                          : "interlaced png") +
+                            " of " + std::to_string(frame_pixels) +
+                            " pixels must be decoded whole, over limits.max_interlaced_pixels = " +
+                            std::to_string(limits.max_interlaced_pixels));
+  }
+  return Status::Ok();
+}
+
+bool WantsAnimation(const Variant& v, const ImageInfo& info) {
+  if (!v.animated || info.pages < 2) return false;
+  const Format f = ResolveFormat(v.format, info.format, info.has_alpha);
+  return f == Format::kGif || f == Format::kWebp;
+}
+
+// Options for the one real decode: shrink-on-load where the format has it, and the frames.
+VOption* DecodeOptions(const ImageInfo& info, double scale, int frames) {
+  VOption* options = LoadOptions();
+  const int shrink = JpegShrinkFactor(scale);
+  switch (info.format) {
+    case InputFormat::kJpeg:
+      if (shrink > 1) options->set("shrink", shrink);
+      break;
+    case InputFormat::kWebp:
+      // libwebp scales while decoding; integer factors keep frame heights exact.
+      if (shrink > 1) options->set("scale", 1.0 / shrink);
+      if (frames > 1) options->set("n", frames);
+      break;
+    case InputFormat::kGif:
+      if (frames > 1) options->set("n", frames);
+      break;
+    default:
+      break;
+  }
+  return options;
+}
+
+// Decodes the source once into memory, reduced as far as the largest variant allows and
+// converted to 8-bit sRGB (one colour transform per image, not per variant). Alpha stays
+// premultiplied, ready for resampling. Orientation is left to the variants: rotating the
+// small results is cheaper than rotating the base.
+Result<VImage> DecodeBase(std::span<const std::byte> input, const ImageInfo& info, double scale,
+                          int frames) {
+  try {
+    VImage image = VImage::new_from_buffer(input.data(), input.size(), "",
+                                           DecodeOptions(info, scale, frames));
+    // For formats without shrink-on-load (PNG, TIFF, GIF, HEIF...) a streaming box shrink
+    // keeps the in-memory base small; animations are kept whole so frames stay aligned.
+    const double remaining = scale * info.width / image.width();
+    const int factor = frames > 1 ? 1 : BaseShrinkFactor(remaining);
+    if (factor > 1) {
+      const VipsBandFormat format = image.format();
+      image = Unpremultiply(Premultiply(image).shrink(factor, factor), format);
+    }
+    return Premultiply(ToSrgb(image)).copy_memory();
+  } catch (const VError& e) {
+    LogVipsError("decode", e);
+    return Status::Corrupt(std::string(InputFormatName(info.format)) +
+                           " data could not be decoded (damaged or truncated)");
+  }
+}
+
+// Makes one upright, sRGB, finished frame of a variant from a (premultiplied) base frame.
+VImage RenderFrame(VImage frame, const ImageInfo& info,
+                   const VariantPlan& plan, const Variant& v, Format format, bool animated) {
+  // The base is stored as decoded, so for orientations 5-8 its axes are swapped.
+  const bool swap = OrientationSwapsAxes(info.orientation);
+  const int stored_w = swap ? plan.scaled.height : plan.scaled.width;
+  const int stored_h = swap ? plan.scaled.width : plan.scaled.height;
+  frame = Resize(frame, double(stored_w) / frame.width(), double(stored_h) / frame.height());
+  frame = Unpremultiply(frame, VIPS_FORMAT_UCHAR);
+  frame = Orient(frame);
+  switch (plan.finish) {
+    case VariantPlan::Finish::kCrop: {
+      // Smart crop per frame would make an animation jump around; frames crop centrally.
+      const bool smart = v.gravity == Gravity::kAttention || v.gravity == Gravity::kEntropy;
+      frame = CropToBox(frame, plan.box, animated && smart ? Gravity::kCentre : v.gravity);
+      break;
+    }
+    case VariantPlan::Finish::kEmbed:
+      frame = EmbedInBox(frame, plan.box, v.gravity, v.background);
+      break;
+    case VariantPlan::Finish::kNone:
+      break;
+  }
+  if (!SupportsAlpha(format)) frame = Flatten(frame, v.background);
+  return frame;
+}
+
+Rendition MakeRendition(const VImage& base, const ImageInfo& info,
+                        int frames, const VariantPlan& plan, const Variant& v) {
+  Rendition r;
+  r.variant = v.name;
+  r.format = ResolveFormat(v.format, info.format, info.has_alpha);
+  const bool animated = WantsAnimation(v, info) && frames > 1;
+  const int frame_height = base.height() / frames;
+  VImage out;
+  if (!animated) {
+    VImage first = frames > 1 ? base.extract_area(0, 0, base.width(), frame_height) : base;
+    out = RenderFrame(first, info, plan, v, r.format, false);
+  } else {
+    std::vector<VImage> rendered;
+    rendered.reserve(frames);
+    for (int i = 0; i < frames; ++i) {
+      rendered.push_back(RenderFrame(base.extract_area(0, i * frame_height, base.width(), frame_height),
+                                     info, plan, v, r.format, true));
+    }
+    const int out_frame_height = rendered.front().height();
+    out = VImage::arrayjoin(rendered, VImage::option()->set("across", 1));
+    out.set(VIPS_META_PAGE_HEIGHT, out_frame_height);
+    if (base.get_typeof("delay") != 0) {
+      std::vector<int> delay = base.get_array_int("delay");
+      delay.resize(frames, delay.empty() ? 100 : delay.back());
+      out.set("delay", delay);
+    }
+    if (base.get_typeof("loop") != 0) out.set("loop", base.get_int("loop"));
+    r.pages = frames;
+  }
+  r.width = out.width();
+  r.height = out.height() / r.pages;
+  r.bytes = Encode(out, r.format, v);
+  return r;
+}
+
+}  // namespace
+
+Engine::Engine(EngineOptions options) : options_(std::move(options)) {}
+Engine::~Engine() = default;
+
+Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options) {
+  const Limits& l = options.limits;
+  if (l.max_input_bytes == 0 || l.max_input_pixels == 0 || l.max_frames < 1 ||
+      l.max_interlaced_pixels == 0) {
+    return Status::InvalidArgument("image limits must all be positive");
+  }
+  if (options.vips_concurrency < 0) {
+    return Status::InvalidArgument("vips_concurrency must be >= 0");
+  }
+  THUMBPIPE_RETURN_IF_ERROR(InitVipsRuntime(l, options.vips_concurrency));
+  return std::unique_ptr<Engine>(new Engine(options));
+}
+
+Result<ImageInfo> Engine::Probe(std::span<const std::byte> input) const {
+  try {
+    THUMBPIPE_ASSIGN_OR_RETURN(auto header, ReadHeader(input, options_.limits));
+    return header.first.info;
+  } catch (const std::exception& e) {
+    LogVipsError("probe", e);
+    return Status::Internal("probing the image failed unexpectedly");
+  }
+}
+
+Result<ThumbnailResult> Engine::Thumbnail(std::span<const std::byte> input,
+                                          const Recipe& recipe) const {
+  const Limits& limits = options_.limits;
+  const auto start = std::chrono::steady_clock::now();
+  ThumbnailResult result;
+  try {
+    THUMBPIPE_ASSIGN_OR_RETURN(auto header, ReadHeader(input, limits));
+    ImageInfo& info = result.info;
+    info = header.first.info;
+
+    const bool any_animated = std::any_of(recipe.variants.begin(), recipe.variants.end(),
+                                          [&](const Variant& v) { return WantsAnimation(v, info); });
+    const int frames = any_animated ? std::min(info.pages, limits.max_frames) : 1;
+    THUMBPIPE_RETURN_IF_ERROR(CheckPixelLimits(info, frames, limits));
+
+    const Size stored{info.width, info.height};
+    const Size upright = OrientationSwapsAxes(info.orientation) ? Size{stored.height, stored.width}
+                                                               : stored;
+    std::vector<VariantPlan> plans;
+    plans.reserve(recipe.variants.size());
+    for (const Variant& v : recipe.variants) plans.push_back(PlanVariant(upright, v));
+
+    THUMBPIPE_ASSIGN_OR_RETURN(VImage base, DecodeBase(input, info, LargestScale(upright, plans), frames));
+    result.decode_ms = MillisSince(start);
+
+    const auto encode_start = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < recipe.variants.size(); ++i) {
+      const Variant& v = recipe.variants[i];
+      try {
+        result.renditions.push_back(MakeRendition(base, info, frames, plans[i], v));
+      } catch (const VError& e) {
+        LogVipsError("encode", e);
+        return Status::Internal("making variant \"" + v.name + "\" (" +
+                                std::string(FormatName(ResolveFormat(v.format, info.format,
+                                                                     info.has_alpha))) +
+                                ") failed in libvips");
+      }
+    }
+    result.encode_ms = MillisSince(encode_start);
+  } catch (const std::bad_alloc&) {
+    return Status::Unavailable("out of memory while processing the image");
+  } catch (const std::exception& e) {
+    LogVipsError("thumbnail", e);
+    return Status::Internal("image processing failed unexpectedly");
+  }
+  return result;
+}
+
+void ReleaseThreadResources() { vips_thread_shutdown(); }
+
+std::string VipsVersion() { return vips_version_string(); }
+
+std::vector<std::string> SupportedInputFormats() {
+  std::vector<std::string> out;
+  for (InputFormat f : {InputFormat::kJpeg, InputFormat::kPng, InputFormat::kWebp, InputFormat::kGif,
+                        InputFormat::kTiff, InputFormat::kHeif, InputFormat::kAvif, InputFormat::kSvg,
+                        InputFormat::kPdf}) {
+    const std::string_view loader = ExpectedBufferLoader(f);
+    if (g_type_from_name(std::string(loader).c_str()) != 0) out.emplace_back(InputFormatName(f));
+  }
+  return out;
+}
+
+std::vector<std::string> SupportedOutputFormats() {
+  std::vector<std::string> out;
+  const std::pair<Format, const char*> savers[] = {
+      {Format::kJpeg, "VipsForeignSaveJpegBuffer"}, {Format::kPng, "VipsForeignSavePngBuffer"},
+      {Format::kWebp, "VipsForeignSaveWebpBuffer"}, {Format::kAvif, "VipsForeignSaveHeifBuffer"},
+      {Format::kGif, "VipsForeignSaveCgifBuffer"}};
+  for (const auto& [format, saver] : savers) {
+    if (g_type_from_name(saver) != 0) out.emplace_back(FormatName(format));
+  }
+  return out;
+}
+
+}  // namespace thumbpipe::image

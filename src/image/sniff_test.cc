@@ -1,0 +1,68 @@
+#include "image/sniff.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace thumbpipe::image {
+namespace {
+
+std::span<const std::byte> B(const std::string& s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+TEST(SniffTest, RecognisesMagicBytes) {
+  EXPECT_EQ(SniffFormat(B("\xFF\xD8\xFF\xE0 rest")), InputFormat::kJpeg);
+  EXPECT_EQ(SniffFormat(B("\x89PNG\r\n\x1A\n....")), InputFormat::kPng);
+  EXPECT_EQ(SniffFormat(B("GIF89a....")), InputFormat::kGif);
+  EXPECT_EQ(SniffFormat(B(std::string("RIFF\x10\0\0\0WEBPVP8 ", 16))), InputFormat::kWebp);
+  EXPECT_EQ(SniffFormat(B(std::string("II*\0\x08\0\0\0", 8))), InputFormat::kTiff);
+  EXPECT_EQ(SniffFormat(B(std::string("\0\0\0\x1C" "ftypavif\0\0\0\0mif1miaf", 28))), InputFormat::kAvif);
+  EXPECT_EQ(SniffFormat(B(std::string("\0\0\0\x18" "ftypheic\0\0\0\0mif1", 24))), InputFormat::kHeif);
+  EXPECT_EQ(SniffFormat(B(std::string("\0\0\0\x18" "ftypmif1\0\0\0\0avif", 24))), InputFormat::kAvif);
+  EXPECT_EQ(SniffFormat(B("%PDF-1.4")), InputFormat::kPdf);
+  EXPECT_EQ(SniffFormat(B("\xEF\xBB\xBF<?xml version=\"1.0\"?>\n<svg xmlns=...")), InputFormat::kSvg);
+}
+
+TEST(SniffTest, NamesAndContentAreIgnoredWhenMagicIsUnknown) {
+  for (const char* s : {"", "P6\n1 1\n255\n...", "BM....", "8BPS....", "<html><body>", "hello.jpg"}) {
+    EXPECT_EQ(SniffFormat(B(s)), InputFormat::kUnknown) << s;
+  }
+}
+
+TEST(SniffTest, ReadsTheJpegFrameHeader) {
+  // SOI, APP0 (length 4), SOF2 progressive 300x200, 3 components.
+  const std::string jpeg("\xFF\xD8\xFF\xE0\x00\x04\x00\x00\xFF\xC2\x00\x11\x08\x00\xC8\x01\x2C\x03", 18);
+  std::optional<JpegFrame> f = ReadJpegFrame(B(jpeg));
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(f->sof, 2);
+  EXPECT_TRUE(f->progressive());
+  EXPECT_TRUE(f->supported());
+  EXPECT_EQ(f->width, 300);
+  EXPECT_EQ(f->height, 200);
+  EXPECT_EQ(f->components, 3);
+}
+
+TEST(SniffTest, LosslessJpegIsUnsupported) {
+  const std::string jpeg("\xFF\xD8\xFF\xC3\x00\x0B\x08\x00\x10\x00\x10\x01", 12);
+  std::optional<JpegFrame> f = ReadJpegFrame(B(jpeg));
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(f->sof, 3);
+  EXPECT_FALSE(f->supported());
+}
+
+TEST(SniffTest, TruncatedJpegHasNoFrame) {
+  EXPECT_FALSE(ReadJpegFrame(B("\xFF\xD8\xFF\xE0\x00\x10")).has_value());
+  EXPECT_FALSE(ReadJpegFrame(B("\xFF\xD8\xFF\xDA\x00\x04\x00\x00")).has_value());
+}
+
+TEST(SniffTest, PngInterlaceFlag) {
+  std::string png = "\x89PNG\r\n\x1A\n";
+  png += std::string("\0\0\0\x0D", 4) + "IHDR" + std::string("\0\0\0\x10\0\0\0\x10\x08\x02\0\0", 12);
+  EXPECT_EQ(PngInterlaced(B(png + std::string(1, '\x01'))), std::optional<bool>(true));
+  EXPECT_EQ(PngInterlaced(B(png + std::string(1, '\0'))), std::optional<bool>(false));
+  EXPECT_FALSE(PngInterlaced(B(png)).has_value());
+}
+
+}  // namespace
+}  // namespace thumbpipe::image
