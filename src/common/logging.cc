@@ -59,13 +59,15 @@ Result<LogLevel> ParseLogLevel(std::string_view text) {
                                  "\" (allowed: trace, debug, info, warn, error, off)");
 }
 
+std::string_view LogLevelName(LogLevel level) { return kLevelNames[static_cast<size_t>(level)]; }
+
 void InitLogging(LogLevel level) { Logger().set_level(ToSpdlog(level)); }
 
 std::string FormatLogRecord(LogLevel level, std::string_view msg, const nlohmann::json& fields,
                             std::chrono::system_clock::time_point ts) {
   nlohmann::ordered_json record;
   record["ts"] = Timestamp(ts);
-  record["level"] = kLevelNames[static_cast<size_t>(level)];
+  record["level"] = LogLevelName(level);
   record["msg"] = msg;
   if (fields.is_object()) {
     for (const auto& [k, v] : fields.items()) {

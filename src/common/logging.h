@@ -16,6 +16,8 @@ enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError, kOff };
 
 // Parses "trace", "debug", "info", "warn", "error", "off".
 Result<LogLevel> ParseLogLevel(std::string_view text);
+// The name ParseLogLevel reads back.
+std::string_view LogLevelName(LogLevel level);
 
 // Sends records at `level` and above to stderr.
 void InitLogging(LogLevel level);

@@ -23,7 +23,7 @@ TEST(LoggingTest, FieldsCannotOverwriteTheEnvelope) {
 TEST(LoggingTest, InvalidUtf8IsReplacedNotThrown) {
   std::string bad = "key\xff\xfe";
   std::string line = FormatLogRecord(LogLevel::kInfo, bad, {{"key", bad}}, {});
-  EXPECT_NO_THROW((void)nlohmann::json::parse(line));
+  EXPECT_TRUE(nlohmann::json::accept(line));
 }
 
 TEST(LoggingTest, ParsesLevels) {

@@ -109,17 +109,6 @@ struct EnumField {
   }
 };
 
-constexpr std::string_view kLogLevelNames[] = {"trace", "debug", "info", "warn", "error", "off"};
-
-// logging.h has no name function; asking ParseLogLevel keeps the spellings in one place.
-std::string_view LogLevelName(LogLevel level) {
-  for (std::string_view name : kLogLevelNames) {
-    Result<LogLevel> parsed = ParseLogLevel(name);
-    if (parsed.ok() && *parsed == level) return name;
-  }
-  return "info";
-}
-
 std::string ColourName(image::Colour c) {
   char buf[10];
   if (c.a == 255) {
