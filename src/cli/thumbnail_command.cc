@@ -153,7 +153,8 @@ void AddThumbnailCommand(CLI::App& app, CommandRun* run) {
   cmd->add_option("-c,--config", flags->config_path, "TOML config file ([[variant]] and [limits])")
       ->check(CLI::ExistingFile);
   cmd->add_option("--variant", flags->variant_specs,
-                  "NAME:WxH[:fit[:format[:quality]]], repeatable; replaces the config's variants");
+                  "NAME:WxH[:fit[:format[:quality]]], repeatable; replaces the config's variants")
+      ->allow_extra_args(false);  // one value per --variant; the rest are input files
   cmd->add_option("-o,--out", flags->out_dir, "Output directory (DIR/<variant>/<name>.<ext>)")
       ->capture_default_str();
   cmd->add_option("-j,--jobs", flags->jobs, "Images processed at once (0 = one per core)")
