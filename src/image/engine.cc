@@ -105,6 +105,8 @@ Result<std::pair<Header, VImage>> ReadHeader(std::span<const std::byte> input, c
     info.interlaced = frame->progressive();
   } else if (info.format == InputFormat::kPng) {
     info.interlaced = PngInterlaced(input).value_or(false);
+  } else if (info.format == InputFormat::kGif && GifTruncated(input)) {
+    return Status::Corrupt("gif ends inside a frame or extension (truncated or damaged)");
   }
 
   const char* loader = vips_foreign_find_load_buffer(input.data(), input.size());

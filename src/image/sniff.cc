@@ -101,6 +101,43 @@ std::optional<JpegFrame> ReadJpegFrame(std::span<const std::byte> data) {
   return std::nullopt;
 }
 
+bool GifTruncated(std::span<const std::byte> data) {
+  // Header (6) + logical screen descriptor (7), then the optional global colour table.
+  if (data.size() < 13) return true;
+  size_t i = 13;
+  const uint8_t screen_flags = Byte(data, 10);
+  if (screen_flags & 0x80) i += 3u << ((screen_flags & 0x07) + 1);
+  // Skips data sub-blocks (length byte + bytes) up to and including the 0 terminator.
+  auto skip_sub_blocks = [&]() {
+    while (i < data.size()) {
+      const uint8_t length = Byte(data, i);
+      i += 1 + length;
+      if (length == 0) return true;
+    }
+    return false;
+  };
+  bool any_frame = false;
+  while (i < data.size()) {
+    const uint8_t introducer = Byte(data, i);
+    if (introducer == 0x3B) return !any_frame;  // trailer
+    if (introducer == 0x21) {              // extension: label, then sub-blocks
+      i += 2;
+      if (!skip_sub_blocks()) return true;
+    } else if (introducer == 0x2C) {  // image descriptor (10), local colour table, LZW code size
+      if (i + 10 > data.size()) return true;
+      const uint8_t image_flags = Byte(data, i + 9);
+      i += 10;
+      if (image_flags & 0x80) i += 3u << ((image_flags & 0x07) + 1);
+      i += 1;
+      if (i > data.size() || !skip_sub_blocks()) return true;
+      any_frame = true;
+    } else {
+      return true;  // not a block: damaged (the decoder would stop here too)
+    }
+  }
+  return i > data.size() || !any_frame;
+}
+
 std::optional<bool> PngInterlaced(std::span<const std::byte> data) {
   // Signature (8) + IHDR length (4) + "IHDR" (4) + width, height, depth, colour type,
   // compression, filter (13 bytes of data up to the interlace byte at offset 28).

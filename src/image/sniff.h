@@ -29,6 +29,12 @@ struct JpegFrame {
 // ends (truncated or not a JPEG).
 std::optional<JpegFrame> ReadJpegFrame(std::span<const std::byte> data);
 
+// Whether a GIF stream ends inside a block (a cut-off frame or extension). libvips' GIF
+// loader shows the frames it could read and reports no error, even with fail_on, so the
+// engine checks the block structure itself. A stream that ends cleanly between blocks
+// without the trailer byte is accepted, as browsers do; a stream without any frame is not.
+bool GifTruncated(std::span<const std::byte> data);
+
 // PNG IHDR interlace method (Adam7). nullopt when there is no valid IHDR.
 std::optional<bool> PngInterlaced(std::span<const std::byte> data);
 

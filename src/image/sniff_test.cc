@@ -66,3 +66,30 @@ TEST(SniffTest, PngInterlaceFlag) {
 
 }  // namespace
 }  // namespace thumbpipe::image
+
+namespace thumbpipe::image {
+namespace {
+
+// GIF89a, 1x1 screen with a 2-colour global table, one 1x1 frame, trailer.
+const std::string kTinyGif(
+    "GIF89a\x01\x00\x01\x00\x80\x00\x00"  // header + screen descriptor (global table, 2 colours)
+    "\x00\x00\x00\xff\xff\xff"            // global colour table
+    "\x2c\x00\x00\x00\x00\x01\x00\x01\x00\x00"  // image descriptor
+    "\x02\x02\x44\x01\x00"                // LZW min code size, one sub-block, terminator
+    "\x3b",
+    35);
+
+TEST(GifTruncatedTest, CompleteStreamIsAccepted) {
+  EXPECT_FALSE(GifTruncated(B(kTinyGif)));
+  // Ending cleanly after the last frame without the trailer is tolerated, as browsers do.
+  EXPECT_FALSE(GifTruncated(B(kTinyGif.substr(0, kTinyGif.size() - 1))));
+}
+
+TEST(GifTruncatedTest, EveryCutInsideABlockIsTruncation) {
+  for (size_t n = 0; n < kTinyGif.size() - 1; ++n) {
+    EXPECT_TRUE(GifTruncated(B(kTinyGif.substr(0, n)))) << "cut at " << n;
+  }
+}
+
+}  // namespace
+}  // namespace thumbpipe::image
