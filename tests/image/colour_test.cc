@@ -148,9 +148,8 @@ TEST_F(ColourTest, AlphaIsFlattenedOntoTheBackgroundInJpeg) {
   EXPECT_LT(ColourError(w, 10, 10, 70, 80, {255, 255, 255}), 8) << "default background is white";
 }
 
-// ENGINE BUG at 03bcbcd (this test fails there): the webp rendition keeps the source's EXIF
-// (GPS included) and XMP. libvips 8.14.1's webpsave ignores strip=true (checked with libvips
-// alone), so the engine has to remove those fields itself before encoding WebP.
+// libvips 8.14.1's webpsave ignores strip=true and writes EXIF (GPS included) and XMP, so the
+// engine strips WebP chunks itself: this covers every output format.
 TEST_F(ColourTest, PrivateMetadataAndProfilesAreStripped) {
   const std::string input = fixtures::JpegWithPrivateMetadata(fixtures::PhotoLike(320, 240));
   Recipe recipe;

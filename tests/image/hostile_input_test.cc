@@ -72,10 +72,8 @@ std::vector<HostileCase> HostileCases() {
       // Cut inside the only frame; and an animation cut in its 4th frame, with every frame
       // asked for. (A still rendition of an animation cut after its first frame needs no
       // missing byte, so no verdict is asserted for that.)
-      // ENGINE BUG at 03bcbcd (truncated_animated_gif fails there): libvips 8.14's GIF
-      // loader does not fail on truncation even with fail_on=truncated; it reports 4 pages
-      // and repeats frame 3 in place of the cut frame 4. The engine returns that as a
-      // 4-frame animation instead of kCorrupt (the GIF trailer 0x3B is missing).
+      // libvips 8.14's GIF loader does not fail on truncation even with fail_on=truncated
+      // (it shows the frames it read), so the engine walks the GIF block structure itself.
       {"truncated_gif", [] { return Truncated(Gif(PhotoLike(200, 150)), 0.5); },
        StatusCode::kCorrupt},
       {"truncated_animated_gif", [] { return Truncated(AnimatedGif(64, 48, 6), 0.6); },
