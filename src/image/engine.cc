@@ -195,8 +195,8 @@ VOption* DecodeOptions(const ImageInfo& info, double scale, int frames) {
 }
 
 // Decodes the source once into memory, reduced as far as the largest variant allows and
-// converted to 8-bit sRGB (one colour transform per image, not per variant). Alpha stays
-// premultiplied, ready for resampling. Orientation is left to the variants: rotating the
+// converted to 8-bit sRGB (one colour transform per image, not per variant), and stripped of
+// private metadata. Alpha stays premultiplied, ready for resampling. Orientation is left to the variants: rotating the
 // small results is cheaper than rotating the base.
 Result<VImage> DecodeBase(std::span<const std::byte> input, const ImageInfo& info, double scale,
                           int frames) {
@@ -211,7 +211,11 @@ Result<VImage> DecodeBase(std::span<const std::byte> input, const ImageInfo& inf
       const VipsBandFormat format = image.format();
       image = Unpremultiply(Premultiply(image).shrink(factor, factor), format);
     }
-    return Premultiply(ToSrgb(image)).copy_memory();
+    VImage base = Premultiply(ToSrgb(image)).copy_memory();
+    // Metadata blobs of some loaders (libheif's EXIF) point into decoder memory that is
+    // freed once decoding ends; a saver reading them later would read freed memory.
+    KeepOnlyRenderingMetadata(base);
+    return base;
   } catch (const VError& e) {
     LogVipsError("decode", e);
     return Status::Corrupt(std::string(InputFormatName(info.format)) +

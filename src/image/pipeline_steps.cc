@@ -1,6 +1,8 @@
 #include "image/pipeline_steps.h"
 
 #include <algorithm>
+#include <memory>
+#include <string_view>
 #include <vector>
 
 #include "image/srgb_profiles.h"
@@ -96,6 +98,18 @@ VImage ToSrgb(VImage image) {
   if (image.format() != VIPS_FORMAT_UCHAR) image = image.cast(VIPS_FORMAT_UCHAR);
   image.remove(VIPS_META_ICC_NAME);
   return image;
+}
+
+void KeepOnlyRenderingMetadata(VImage& image) {
+  static constexpr std::string_view kKept[] = {VIPS_META_ORIENTATION, VIPS_META_PAGE_HEIGHT,
+                                               VIPS_META_N_PAGES, "delay", "loop"};
+  std::unique_ptr<gchar*, void (*)(gchar**)> fields(vips_image_get_fields(image.get_image()),
+                                                    [](gchar** f) { g_strfreev(f); });
+  for (gchar** field = fields.get(); *field != nullptr; ++field) {
+    if (std::find(std::begin(kKept), std::end(kKept), *field) == std::end(kKept)) {
+      image.remove(*field);  // a no-op for the built-in header fields (width, bands, ...)
+    }
+  }
 }
 
 VImage CropToBox(VImage image, Size box, Gravity gravity) {

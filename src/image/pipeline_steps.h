@@ -33,6 +33,12 @@ VImage Orient(VImage image);
 // Alpha is kept. The result carries no ICC profile.
 VImage ToSrgb(VImage image);
 
+// Removes every metadata field except what rendering needs (orientation, and page-height,
+// delay and loop for animations): no EXIF, XMP, IPTC or ICC can reach an output, whatever a
+// saver does with its `strip` option. Modifies `image` in place. REQUIRES: `image` is not
+// shared (e.g. fresh from copy_memory).
+void KeepOnlyRenderingMetadata(VImage& image);
+
 // Crops `image` to `box` at `gravity`; attention/entropy use libvips smartcrop.
 VImage CropToBox(VImage image, Size box, Gravity gravity);
 
