@@ -8,6 +8,7 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kInvalidArgument: return "invalid_argument";
     case StatusCode::kNotFound: return "not_found";
     case StatusCode::kAlreadyExists: return "already_exists";
+    case StatusCode::kFailedPrecondition: return "failed_precondition";
     case StatusCode::kUnsupported: return "unsupported";
     case StatusCode::kCorrupt: return "corrupt";
     case StatusCode::kTooLarge: return "too_large";

@@ -6,6 +6,7 @@
 //   kInvalidArgument   the request itself is wrong (a bad config value, a bad flag)
 //   kNotFound          the thing asked for does not exist
 //   kAlreadyExists     it exists and must not be replaced
+//   kFailedPrecondition the state changed under the caller (e.g. a queue receipt gone stale)
 //   kUnsupported       valid input we refuse to handle (format not allowed, codec missing)
 //   kCorrupt           input data is damaged or truncated
 //   kTooLarge          input exceeds a configured limit
@@ -26,6 +27,7 @@ enum class StatusCode {
   kInvalidArgument,
   kNotFound,
   kAlreadyExists,
+  kFailedPrecondition,
   kUnsupported,
   kCorrupt,
   kTooLarge,
@@ -47,6 +49,7 @@ class [[nodiscard]] Status {
   static Status InvalidArgument(std::string msg) { return {StatusCode::kInvalidArgument, std::move(msg)}; }
   static Status NotFound(std::string msg) { return {StatusCode::kNotFound, std::move(msg)}; }
   static Status AlreadyExists(std::string msg) { return {StatusCode::kAlreadyExists, std::move(msg)}; }
+  static Status FailedPrecondition(std::string msg) { return {StatusCode::kFailedPrecondition, std::move(msg)}; }
   static Status Unsupported(std::string msg) { return {StatusCode::kUnsupported, std::move(msg)}; }
   static Status Corrupt(std::string msg) { return {StatusCode::kCorrupt, std::move(msg)}; }
   static Status TooLarge(std::string msg) { return {StatusCode::kTooLarge, std::move(msg)}; }

@@ -11,6 +11,7 @@
 #include "image/encode.h"
 #include "image/geometry.h"
 #include "image/pipeline_steps.h"
+#include "image/renditions.h"
 #include "image/sniff.h"
 #include "image/vips_runtime.h"
 
@@ -19,7 +20,6 @@ namespace {
 
 using vips::VError;
 using vips::VImage;
-using vips::VOption;
 
 // What the engine learned about the input before decoding it.
 struct Header {
@@ -65,14 +65,6 @@ int BitsOf(VipsBandFormat format) {
     case VIPS_FORMAT_DOUBLE: case VIPS_FORMAT_DPCOMPLEX: return 64;
     default: return 32;
   }
-}
-
-// Loader options common to every load: refuse truncated or damaged data (libvips' default
-// is to decode what it can and carry on), and read top to bottom once.
-VOption* LoadOptions() {
-  return VImage::option()
-      ->set("access", VIPS_ACCESS_SEQUENTIAL)
-      ->set("fail_on", VIPS_FAIL_ON_WARNING);
 }
 
 // Steps 1-4: limits on bytes, magic-byte format, allow-list, then the header through libvips.
@@ -123,7 +115,7 @@ Result<std::pair<Header, VImage>> ReadHeader(std::span<const std::byte> input, c
 
   VImage image;
   try {
-    image = VImage::new_from_buffer(input.data(), input.size(), "", LoadOptions());
+    image = VImage::new_from_buffer(input.data(), input.size(), "", SafeLoadOptions());
   } catch (const VError& e) {
     LogVipsError("header", e);
     return Status::Corrupt(std::string(InputFormatName(info.format)) +
@@ -164,125 +156,6 @@ Status CheckPixelLimits(const ImageInfo& info, int frames, const Limits& limits)
                             std::to_string(limits.max_interlaced_pixels));
   }
   return Status::Ok();
-}
-
-bool WantsAnimation(const Variant& v, const ImageInfo& info) {
-  if (!v.animated || info.pages < 2) return false;
-  const Format f = ResolveFormat(v.format, info.format, info.has_alpha);
-  return f == Format::kGif || f == Format::kWebp;
-}
-
-// Options for the one real decode: shrink-on-load where the format has it, and the frames.
-VOption* DecodeOptions(const ImageInfo& info, double scale, int frames) {
-  VOption* options = LoadOptions();
-  const int shrink = JpegShrinkFactor(scale);
-  switch (info.format) {
-    case InputFormat::kJpeg:
-      if (shrink > 1) options->set("shrink", shrink);
-      break;
-    case InputFormat::kWebp:
-      // libwebp scales while decoding; integer factors keep frame heights exact.
-      if (shrink > 1) options->set("scale", 1.0 / shrink);
-      if (frames > 1) options->set("n", frames);
-      break;
-    case InputFormat::kGif:
-      if (frames > 1) options->set("n", frames);
-      break;
-    default:
-      break;
-  }
-  return options;
-}
-
-// Decodes the source once into memory, reduced as far as the largest variant allows and
-// converted to 8-bit sRGB (one colour transform per image, not per variant), and stripped of
-// private metadata. Alpha stays premultiplied, ready for resampling. Orientation is left to the variants: rotating the
-// small results is cheaper than rotating the base.
-Result<VImage> DecodeBase(std::span<const std::byte> input, const ImageInfo& info, double scale,
-                          int frames) {
-  try {
-    VImage image = VImage::new_from_buffer(input.data(), input.size(), "",
-                                           DecodeOptions(info, scale, frames));
-    // For formats without shrink-on-load (PNG, TIFF, GIF, HEIF...) a streaming box shrink
-    // keeps the in-memory base small; animations are kept whole so frames stay aligned.
-    const double remaining = scale * info.width / image.width();
-    const int factor = frames > 1 ? 1 : BaseShrinkFactor(remaining);
-    if (factor > 1) {
-      const VipsBandFormat format = image.format();
-      image = Unpremultiply(Premultiply(image).shrink(factor, factor), format);
-    }
-    VImage base = Premultiply(ToSrgb(image)).copy_memory();
-    // Metadata blobs of some loaders (libheif's EXIF) point into decoder memory that is
-    // freed once decoding ends; a saver reading them later would read freed memory.
-    KeepOnlyRenderingMetadata(base);
-    return base;
-  } catch (const VError& e) {
-    LogVipsError("decode", e);
-    return Status::Corrupt(std::string(InputFormatName(info.format)) +
-                           " data could not be decoded (damaged or truncated)");
-  }
-}
-
-// Makes one upright, sRGB, finished frame of a variant from a (premultiplied) base frame.
-VImage RenderFrame(VImage frame, const ImageInfo& info,
-                   const VariantPlan& plan, const Variant& v, Format format, bool animated) {
-  // The base is stored as decoded, so for orientations 5-8 its axes are swapped.
-  const bool swap = OrientationSwapsAxes(info.orientation);
-  const int stored_w = swap ? plan.scaled.height : plan.scaled.width;
-  const int stored_h = swap ? plan.scaled.width : plan.scaled.height;
-  frame = Resize(frame, double(stored_w) / frame.width(), double(stored_h) / frame.height());
-  frame = Unpremultiply(frame, VIPS_FORMAT_UCHAR);
-  frame = Orient(frame);
-  switch (plan.finish) {
-    case VariantPlan::Finish::kCrop: {
-      // Smart crop per frame would make an animation jump around; frames crop centrally.
-      const bool smart = v.gravity == Gravity::kAttention || v.gravity == Gravity::kEntropy;
-      frame = CropToBox(frame, plan.box, animated && smart ? Gravity::kCentre : v.gravity);
-      break;
-    }
-    case VariantPlan::Finish::kEmbed:
-      frame = EmbedInBox(frame, plan.box, v.gravity, v.background);
-      break;
-    case VariantPlan::Finish::kNone:
-      break;
-  }
-  if (!SupportsAlpha(format)) frame = Flatten(frame, v.background);
-  return frame;
-}
-
-Rendition MakeRendition(const VImage& base, const ImageInfo& info,
-                        int frames, const VariantPlan& plan, const Variant& v) {
-  Rendition r;
-  r.variant = v.name;
-  r.format = ResolveFormat(v.format, info.format, info.has_alpha);
-  const bool animated = WantsAnimation(v, info) && frames > 1;
-  const int frame_height = base.height() / frames;
-  VImage out;
-  if (!animated) {
-    VImage first = frames > 1 ? base.extract_area(0, 0, base.width(), frame_height) : base;
-    out = RenderFrame(first, info, plan, v, r.format, false);
-  } else {
-    std::vector<VImage> rendered;
-    rendered.reserve(frames);
-    for (int i = 0; i < frames; ++i) {
-      rendered.push_back(RenderFrame(base.extract_area(0, i * frame_height, base.width(), frame_height),
-                                     info, plan, v, r.format, true));
-    }
-    const int out_frame_height = rendered.front().height();
-    out = VImage::arrayjoin(rendered, VImage::option()->set("across", 1));
-    out.set(VIPS_META_PAGE_HEIGHT, out_frame_height);
-    if (base.get_typeof("delay") != 0) {
-      std::vector<int> delay = base.get_array_int("delay");
-      delay.resize(frames, delay.empty() ? 100 : delay.back());
-      out.set("delay", delay);
-    }
-    if (base.get_typeof("loop") != 0) out.set("loop", base.get_int("loop"));
-    r.pages = frames;
-  }
-  r.width = out.width();
-  r.height = out.height() / r.pages;
-  r.bytes = Encode(out, r.format, v);
-  return r;
 }
 
 }  // namespace
@@ -335,21 +208,22 @@ Result<ThumbnailResult> Engine::Thumbnail(std::span<const std::byte> input,
     plans.reserve(recipe.variants.size());
     for (const Variant& v : recipe.variants) plans.push_back(PlanVariant(upright, v));
 
-    THUMBPIPE_ASSIGN_OR_RETURN(VImage base, DecodeBase(input, info, LargestScale(upright, plans), frames));
+    DecodedBase base;
+    try {
+      base = DecodeBase(input, info, LargestScale(upright, plans), frames);
+    } catch (const VError& e) {
+      LogVipsError("decode", e);
+      return Status::Corrupt(std::string(InputFormatName(info.format)) +
+                             " data could not be decoded (damaged or truncated)");
+    }
     result.decode_ms = MillisSince(start);
 
     const auto encode_start = std::chrono::steady_clock::now();
-    for (size_t i = 0; i < recipe.variants.size(); ++i) {
-      const Variant& v = recipe.variants[i];
-      try {
-        result.renditions.push_back(MakeRendition(base, info, frames, plans[i], v));
-      } catch (const VError& e) {
-        LogVipsError("encode", e);
-        return Status::Internal("making variant \"" + v.name + "\" (" +
-                                std::string(FormatName(ResolveFormat(v.format, info.format,
-                                                                     info.has_alpha))) +
-                                ") failed in libvips");
-      }
+    try {
+      result.renditions = MakeRenditions(base, info, plans, recipe);
+    } catch (const VError& e) {
+      LogVipsError("encode", e);
+      return Status::Internal("making the renditions failed in libvips");
     }
     result.encode_ms = MillisSince(encode_start);
   } catch (const std::bad_alloc&) {

@@ -1,0 +1,46 @@
+// From the input's bytes to every variant's encoded rendition: the one decode (the base) and
+// the variants made from it. engine.cc checks the input first and calls these two in order.
+// Both may throw vips::VError; the engine maps it to its error classes.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include <vips/vips8>
+
+#include "image/engine.h"
+#include "image/geometry.h"
+
+namespace thumbpipe::image {
+
+// The decoded source every variant is made from, held in memory.
+struct DecodedBase {
+  vips::VImage image;       // stored orientation; alpha premultiplied; `frames` pages stacked
+  VipsBandFormat format;    // the decoder's band format (before premultiplying)
+  bool srgb = false;        // already converted to 8-bit sRGB (else each chain converts once)
+  std::string icc;          // our copy of the embedded ICC profile, while not yet converted
+  int frames = 1;
+};
+
+// Loader options for every load of untrusted input: refuse truncated or damaged data
+// (libvips' default is to decode what it can and carry on), and read top to bottom once.
+vips::VOption* SafeLoadOptions();
+
+// Decodes once, with shrink-on-load (and a streaming box shrink for formats without it) down
+// to what the largest variant needs (`scale` of the stored size), and keeps only rendering
+// metadata. Colour conversion is left to the variants unless the input is animated.
+DecodedBase DecodeBase(std::span<const std::byte> input, const ImageInfo& info, double scale,
+                       int frames);
+
+// Makes every variant, largest first, each one from the smallest already-made image that is
+// still at least twice its size (a cascade: the 512 px variant is resized from the 1024 px one,
+// not from the base), so that most resampling and the colour transform touch few pixels.
+// Returns renditions in recipe order.
+std::vector<Rendition> MakeRenditions(const DecodedBase& base, const ImageInfo& info,
+                                      const std::vector<VariantPlan>& plans, const Recipe& recipe);
+
+// Whether a variant keeps every frame of an animated input.
+bool WantsAnimation(const Variant& v, const ImageInfo& info);
+
+}  // namespace thumbpipe::image
