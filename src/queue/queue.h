@@ -1,0 +1,148 @@
+// A Queue delivers messages with Amazon SQS's semantics, whatever engine is behind it (the
+// embedded SQLite queue, Amazon SQS, RabbitMQ). The worker pipeline knows only this header.
+//
+// Semantics (../shared/reference/queue-s3.md, section 1):
+//  - At-least-once. A received message is hidden ("in flight") for its visibility timeout;
+//    unless removed by then it becomes visible again and is delivered with receive_count + 1.
+//  - Every receive returns a new receipt. Remove, ChangeVisibility and DeadLetter take the
+//    receipt of the latest receive only: a stale receipt fails with kFailedPrecondition and
+//    changes nothing (so a slow consumer can never delete a message another one now holds).
+//  - A message whose receive count would exceed max_receive_count is moved to the dead-letter
+//    queue instead of being delivered. DeadLetter moves one there at once, with a reason.
+//    Dead-lettered messages keep id, body, attributes, first-sent time, receive count and the
+//    last error reason.
+//  - Messages older than the retention period are dropped and counted, never silently.
+//
+// Implementations are safe for concurrent use by many threads; the SQLite queue is also safe
+// across processes sharing one database file.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/duration.h"
+#include "common/result.h"
+
+namespace thumbpipe::queue {
+
+// A message attribute, as in SQS: a data type ("String", "Number", "Binary", optionally with
+// a custom suffix such as "Number.int") and a value (UTF-8 text, or raw bytes for Binary).
+struct AttributeValue {
+  std::string data_type = "String";
+  std::string value;
+  friend bool operator==(const AttributeValue&, const AttributeValue&) = default;
+};
+using Attributes = std::map<std::string, AttributeValue, std::less<>>;
+
+struct Message {
+  std::string id;       // stable across deliveries and the DLQ
+  std::string receipt;  // valid until the next receive of this message
+  std::string body;
+  Attributes attributes;
+  int receive_count = 0;          // this delivery included
+  Clock::time_point sent_at;      // first sent (kept through the DLQ and redrive)
+};
+
+// A dead-lettered message, as the DLQ tools see it.
+struct DeadMessage {
+  std::string id;
+  std::string body;
+  Attributes attributes;
+  int receive_count = 0;
+  Clock::time_point sent_at;
+  Clock::time_point dead_at;
+  std::string reason;  // the last error, or "max_receive_count exceeded"
+};
+
+struct QueueStats {
+  int64_t visible = 0;    // ready to receive
+  int64_t in_flight = 0;  // received, not yet removed, visibility not yet expired
+  int64_t delayed = 0;    // sent with a delay that has not passed
+  int64_t dead = 0;       // in the dead-letter queue
+  Duration oldest_age{0}; // age of the oldest message not removed (ApproximateAgeOfOldestMessage)
+  // Counters since the queue was created.
+  int64_t sent = 0, received = 0, removed = 0, dead_lettered = 0, expired = 0;
+};
+
+struct SendEntry {
+  std::string body;
+  Attributes attributes;
+  std::optional<Duration> delay;  // nullopt = the queue's default delay
+};
+
+// The dead-letter side of a queue: look, move back, empty.
+class DeadLetters {
+ public:
+  DeadLetters(const DeadLetters&) = delete;
+  DeadLetters& operator=(const DeadLetters&) = delete;
+  virtual ~DeadLetters() = default;
+
+  // Up to `limit` dead messages, oldest first, after `after_id` (paging). Does not count as a
+  // receive.
+  virtual Result<std::vector<DeadMessage>> List(int limit, std::string_view after_id = {}) = 0;
+
+  // Moves messages back to the source queue with their receive counts reset: all of them
+  // (ids empty) or the given ids, at most `per_second` a second (0 = unlimited). Returns how
+  // many were moved.
+  virtual Result<int64_t> Redrive(std::span<const std::string> ids, double per_second = 0) = 0;
+
+  // Deletes every dead message; returns how many.
+  virtual Result<int64_t> Purge() = 0;
+
+ protected:
+  DeadLetters() = default;
+};
+
+class Queue {
+ public:
+  Queue(const Queue&) = delete;
+  Queue& operator=(const Queue&) = delete;
+  virtual ~Queue() = default;
+
+  // Enqueues one message; returns its id once it is durable (as the queue's durability
+  // setting defines). kInvalidArgument for a body over the size limit, invalid characters,
+  // more than 10 attributes or a bad attribute, or a delay over 15 minutes.
+  virtual Result<std::string> Send(std::string_view body, const Attributes& attributes = {},
+                                   std::optional<Duration> delay = std::nullopt) = 0;
+
+  // Enqueues up to 10 messages in one durable step. The outer error is for the request as a
+  // whole (empty, more than 10 entries, over the total size); otherwise one Result per entry,
+  // in order (an invalid entry fails alone, as in SQS's SendMessageBatch).
+  virtual Result<std::vector<Result<std::string>>> SendBatch(std::span<const SendEntry> entries) = 0;
+
+  // Returns 1..max messages (max 1-10), waiting up to `wait` (0-20 s) for the first one (long
+  // polling: it returns as soon as a message is available). An empty vector is not an error.
+  // Received messages are hidden for `visibility` (0-12 h; nullopt = the queue default).
+  virtual Result<std::vector<Message>> Receive(int max, Duration wait,
+                                               std::optional<Duration> visibility = std::nullopt) = 0;
+
+  // Acknowledges (deletes) a message. kFailedPrecondition when the receipt is stale (the
+  // message was received again since), kNotFound when the message no longer exists.
+  virtual Status Remove(std::string_view receipt) = 0;
+
+  // Makes the message visible again `timeout` from now (0 = at once). A total visibility over
+  // 12 h since the receive is kInvalidArgument, not clamped. Receipt errors as for Remove.
+  virtual Status ChangeVisibility(std::string_view receipt, Duration timeout) = 0;
+
+  // Moves the message to the dead-letter queue at once, recording `reason` (for errors that
+  // retrying cannot fix). Receipt errors as for Remove.
+  virtual Status DeadLetter(std::string_view receipt, std::string_view reason) = 0;
+
+  virtual Result<QueueStats> Stats() = 0;
+
+  // The queue's dead-letter side (list, redrive, purge). Lives as long as the queue.
+  virtual DeadLetters& dead_letters() = 0;
+
+ protected:
+  Queue() = default;
+};
+
+}  // namespace thumbpipe::queue

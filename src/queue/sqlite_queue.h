@@ -1,0 +1,40 @@
+// The embedded queue: SQS semantics on one SQLite database file (WAL). Several named queues
+// may share a file, and several processes may open it at once (a `serve` and extra
+// `worker` processes on one machine). The dead-letter queue of queue NAME is NAME-dlq in the
+// same file.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/duration.h"
+#include "common/result.h"
+#include "queue/queue.h"
+
+namespace thumbpipe::queue {
+
+struct SqliteQueueOptions {
+  std::filesystem::path path;          // the database file; created if missing
+  std::string name = "thumbnails";     // [A-Za-z0-9_-]{1,80}
+  Duration visibility_timeout = std::chrono::seconds(60);  // default for Receive; 0-12h
+  int max_receive_count = 3;           // receives before a message goes to NAME-dlq; 1-1000
+  Duration retention = std::chrono::hours(4 * 24);      // 60s-14d
+  Duration dlq_retention = std::chrono::hours(10 * 24); // 60s-14d, counted from first send
+  Duration delay = Duration{0};        // default delay of new messages; 0-15m
+  uint64_t max_message_bytes = 1 << 20;  // body + attributes; 1 KiB-1 MiB
+  // true: synchronous=FULL, a send that returned survives power loss. false: synchronous=
+  // NORMAL in WAL mode, a send survives the process being killed but the last commits may be
+  // lost if the machine loses power.
+  bool durable_sends = true;
+  // Longest a long poll in one process waits to notice a message sent by another process.
+  Duration cross_process_poll = std::chrono::milliseconds(50);
+  Clock* clock = &RealClock::Instance();  // not owned; must outlive the queue
+};
+
+// Opens (or creates) the database and the queue. kInvalidArgument for bad options, kIOError
+// when the file cannot be opened or created.
+Result<std::unique_ptr<Queue>> OpenSqliteQueue(const SqliteQueueOptions& options);
+
+}  // namespace thumbpipe::queue
