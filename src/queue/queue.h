@@ -138,6 +138,10 @@ class Queue {
 
   virtual Result<QueueStats> Stats() = 0;
 
+  // Deletes every message of the queue (visible, delayed and in flight; not the dead-letter
+  // side); returns how many.
+  virtual Result<int64_t> Purge() = 0;
+
   // The queue's dead-letter side (list, redrive, purge). Lives as long as the queue.
   virtual DeadLetters& dead_letters() = 0;
 
