@@ -1,7 +1,10 @@
 // The embedded queue: SQS semantics on one SQLite database file (WAL). Several named queues
 // may share a file, and several processes may open it at once (a `serve` and extra
-// `worker` processes on one machine). The dead-letter queue of queue NAME is NAME-dlq in the
-// same file.
+// `worker` processes on one machine). The dead-letter queue of queue NAME lives in the same
+// file: its messages are the queue's rows flagged dead (tools may call it NAME-dlq).
+//
+// Concurrent Send/SendBatch calls on one queue object share one commit (group commit), so
+// durable sends from many threads are not limited to one fsync each.
 #pragma once
 
 #include <filesystem>
@@ -36,5 +39,14 @@ struct SqliteQueueOptions {
 // Opens (or creates) the database and the queue. kInvalidArgument for bad options, kIOError
 // when the file cannot be opened or created.
 Result<std::unique_ptr<Queue>> OpenSqliteQueue(const SqliteQueueOptions& options);
+
+// How many sends this queue object committed and in how many commits (group commit at work:
+// sends / commits is the average group size). For tests and bench/queue.
+// REQUIRES: `queue` came from OpenSqliteQueue.
+struct SendCommitStats {
+  int64_t sends = 0;    // messages committed through the send path
+  int64_t commits = 0;  // send transactions committed
+};
+SendCommitStats GetSendCommitStats(const Queue& queue);
 
 }  // namespace thumbpipe::queue

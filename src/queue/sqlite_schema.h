@@ -1,0 +1,53 @@
+// The SQLite queue's tables. One file holds any number of named queues.
+//
+// messages: one row per message, live or dead-lettered. The rowid (`seq`) is the send order
+//   and is carried in receipts ("<seq>.<nonce>"), so a receipt finds its row without an index;
+//   the nonce is replaced at every receive, which is what makes older receipts stale.
+//   Times are milliseconds since the Unix epoch of the queue's Clock.
+// queues: per-queue settings (as the last opener configured them, for tools) and the
+//   persistent counters that QueueStats reports.
+#pragma once
+
+namespace thumbpipe::queue {
+
+inline constexpr int kSchemaVersion = 1;
+
+inline constexpr const char* kSchemaSql = R"sql(
+CREATE TABLE IF NOT EXISTS queues(
+  name TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  visibility_timeout_ms INTEGER NOT NULL,
+  max_receive_count INTEGER NOT NULL,
+  retention_ms INTEGER NOT NULL,
+  dlq_retention_ms INTEGER NOT NULL,
+  delay_ms INTEGER NOT NULL,
+  max_message_bytes INTEGER NOT NULL,
+  sent INTEGER NOT NULL DEFAULT 0,
+  received INTEGER NOT NULL DEFAULT 0,
+  removed INTEGER NOT NULL DEFAULT 0,
+  dead_lettered INTEGER NOT NULL DEFAULT 0,
+  expired INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE TABLE IF NOT EXISTS messages(
+  seq INTEGER PRIMARY KEY,
+  queue TEXT NOT NULL,
+  id TEXT NOT NULL,
+  body BLOB NOT NULL,
+  attributes BLOB NOT NULL,
+  sent_at INTEGER NOT NULL,
+  visible_at INTEGER NOT NULL,
+  received_at INTEGER,
+  receive_count INTEGER NOT NULL DEFAULT 0,
+  receipt TEXT,
+  dead INTEGER NOT NULL DEFAULT 0,
+  dead_at INTEGER,
+  reason TEXT
+) STRICT;
+-- The receive path: visible live messages of a queue in visibility order.
+CREATE INDEX IF NOT EXISTS messages_receive ON messages(queue, dead, visible_at);
+-- Retention sweeps and the age of the oldest message.
+CREATE INDEX IF NOT EXISTS messages_age ON messages(queue, dead, sent_at);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_id ON messages(id);
+)sql";
+
+}  // namespace thumbpipe::queue
