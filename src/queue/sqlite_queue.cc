@@ -406,6 +406,16 @@ Result<std::vector<Message>> SqliteQueue::Receive(int max, Duration wait,
 Result<std::vector<Message>> SqliteQueue::ReceiveOnce(int max, int64_t visibility_ms) {
   std::vector<Message> out;
   const int64_t now = NowMs();
+  {
+    // A read first: idle long polls (every cross_process_poll, in every process) then never
+    // take the write lock that senders need.
+    std::scoped_lock lock(ops_mu_);
+    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease probe, ops_db_.Cached(
+        "SELECT 1 FROM messages WHERE queue = ? AND dead = 0 AND visible_at <= ? LIMIT 1"));
+    probe->Bind(1, options_.name).Bind(2, now);
+    THUMBPIPE_ASSIGN_OR_RETURN(const bool any, probe->Step());
+    if (!any) return out;
+  }
   Status status = OpsTransaction([&]() -> Status {
     out.clear();  // the body may run again after a busy retry
     THUMBPIPE_RETURN_IF_ERROR(Sweep(now));
