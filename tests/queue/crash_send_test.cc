@@ -22,7 +22,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-constexpr int kRounds = 4;
+constexpr int kRounds = 8;
 // More than a child can send before it is killed, so the kill always lands mid-stream.
 constexpr int kSendsPerChild = 1'000'000;
 
@@ -46,7 +46,7 @@ TEST_P(CrashSendTest, ReportedSendsSurviveSigkill) {
       // must open.
       std::this_thread::sleep_for(milliseconds(std::uniform_int_distribution<>(0, 30)(rng)));
     } else {
-      const size_t after = std::uniform_int_distribution<size_t>(1, 400)(rng);
+      const size_t after = std::uniform_int_distribution<size_t>(1, 1500)(rng);
       ASSERT_TRUE(PollUntil([&] { return ReadCompleteLines(out).size() >= after; },
                             milliseconds(20'000)))
           << "the child did not report " << after << " sends";
