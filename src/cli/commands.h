@@ -14,5 +14,6 @@ using CommandRun = std::function<int()>;
 void AddThumbnailCommand(CLI::App& app, CommandRun* run);
 void AddVersionCommand(CLI::App& app, CommandRun* run);
 void AddConfigCommand(CLI::App& app, CommandRun* run);
+void AddQueueCommands(CLI::App& app, CommandRun* run);  // queue ... and dlq ...
 
 }  // namespace thumbpipe::cli

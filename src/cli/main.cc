@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   thumbpipe::cli::AddThumbnailCommand(app, &run);
   thumbpipe::cli::AddVersionCommand(app, &run);
   thumbpipe::cli::AddConfigCommand(app, &run);
+  thumbpipe::cli::AddQueueCommands(app, &run);
   CLI11_PARSE(app, argc, argv);
   return run ? run() : 0;
 }

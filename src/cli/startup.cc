@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "common/logging.h"
+#include "queue/queue_factory.h"
 
 namespace thumbpipe::cli {
 
@@ -23,6 +24,19 @@ Result<std::unique_ptr<image::Engine>> MakeEngine(const config::Config& config, 
   // contend with them. A lone job gets every core.
   options.vips_concurrency = std::max(1, cores / std::max(1, parallel_jobs));
   return image::Engine::Create(options);
+}
+
+Result<std::unique_ptr<queue::Queue>> OpenConfiguredQueue(const config::Config& config) {
+  const config::QueueConfig& q = config.queue;
+  queue::SqliteQueueOptions settings;
+  settings.visibility_timeout = q.visibility_timeout;
+  settings.max_receive_count = q.max_receive_count;
+  settings.retention = q.retention;
+  settings.dlq_retention = q.dlq_retention;
+  settings.delay = q.delay;
+  settings.max_message_bytes = q.max_message_bytes;
+  settings.durable_sends = q.durability == config::Durability::kFull;
+  return queue::OpenQueue(q.url, settings);
 }
 
 int ReportStartupError(const Status& status) {

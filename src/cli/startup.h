@@ -8,6 +8,7 @@
 #include "common/result.h"
 #include "config/config.h"
 #include "image/engine.h"
+#include "queue/queue.h"
 
 namespace thumbpipe::cli {
 
@@ -17,6 +18,9 @@ Result<config::Config> LoadConfigAndLogging(const std::string& config_path);
 
 // An engine for `parallel_jobs` images at once: libvips gets the remaining cores per job.
 Result<std::unique_ptr<image::Engine>> MakeEngine(const config::Config& config, int parallel_jobs);
+
+// The queue of [queue]: queue.url with the section's settings.
+Result<std::unique_ptr<queue::Queue>> OpenConfiguredQueue(const config::Config& config);
 
 // Prints "thumbpipe: <message>" to stderr and returns the exit code for a usage/config error.
 int ReportStartupError(const Status& status);

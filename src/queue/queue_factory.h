@@ -1,0 +1,22 @@
+// The one place that maps a queue URL to an implementation. Today: sqlite://PATH (the
+// embedded queue; "sqlite:///abs/path" or "sqlite://relative/path"), with ?queue=NAME
+// choosing the queue inside the file (default "thumbnails"). sqs:// and amqp:// join later.
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "common/result.h"
+#include "queue/queue.h"
+#include "queue/sqlite_queue.h"
+
+namespace thumbpipe::queue {
+
+// Opens the queue at `url`. `settings` carries the SQS-style settings every backend uses
+// (visibility timeout, receive count, retention, delay, sizes, durability, clock); its
+// path and name are taken from the URL, and a missing folder for the file is created.
+// kInvalidArgument for an unknown scheme or a
+// malformed URL.
+Result<std::unique_ptr<Queue>> OpenQueue(std::string_view url, SqliteQueueOptions settings);
+
+}  // namespace thumbpipe::queue
