@@ -146,6 +146,7 @@ struct E2eResult {
   int64_t sent = 0, removed = 0;
   double send_rate = 0, e2e_rate = 0, group = 0;
   double other_cores = 0;  // other processes' load during the run
+  double cpu_us = 0;       // this process's CPU per message: less sensitive to load than msg/s
 };
 
 std::unique_ptr<Queue> OpenFresh(const fs::path& db, bool durable, std::string* error) {
@@ -237,7 +238,9 @@ E2eResult RunE2e(const Options& o, const fs::path& db) {
   for (auto& t : producer_threads) t.join();
   const Steady::time_point producers_done = Steady::now();
   for (auto& t : consumer_threads) t.join();
-  r.other_cores = OtherCores(cpu_start, SampleCpu());
+  const CpuSample cpu_end = SampleCpu();
+  r.other_cores = OtherCores(cpu_start, cpu_end);
+  r.cpu_us = removed > 0 ? (cpu_end.own - cpu_start.own) * 1e6 / removed : 0;
 
   const SendCommitStats commits = GetSendCommitStats(*queue);
   r.sent = sent;
@@ -327,13 +330,15 @@ std::string Anchor(bool durable, int producers, int batch) {
 }
 
 void PrintE2eHeader() {
-  std::printf("%-7s %5s %4s %4s %10s %10s %7s %5s  %s\n", "durab", "batch", "prod", "cons",
-              "e2e msg/s", "send msg/s", "grp", "other", "anchor (queue-yardsticks.md)");
+  std::printf("%-7s %5s %4s %4s %10s %10s %7s %6s %5s  %s\n", "durab", "batch", "prod",
+              "cons", "e2e msg/s", "send msg/s", "grp", "cpu us", "other",
+              "anchor (queue-yardsticks.md)");
 }
 
 void PrintE2e(const Options& o, const E2eResult& r) {
-  std::printf("%-7s %5d %4d %4d %10.0f %10.0f %7.2f %5.2f  %s%s%s\n", Dur(o.durable), o.batch,
-              o.producers, o.consumers, r.e2e_rate, r.send_rate, r.group, r.other_cores,
+  std::printf("%-7s %5d %4d %4d %10.0f %10.0f %7.2f %6.0f %5.2f  %s%s%s\n", Dur(o.durable),
+              o.batch, o.producers, o.consumers, r.e2e_rate, r.send_rate, r.group, r.cpu_us,
+              r.other_cores,
               Anchor(o.durable, o.producers, o.batch).c_str(), r.ok ? "" : "  FAILED: ",
               r.error.c_str());
   std::fflush(stdout);
