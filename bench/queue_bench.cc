@@ -57,7 +57,7 @@ struct Options {
   double rate = 200;            // latency mode, messages per second
   int latency_messages = 600;   // latency mode: 3 s at 200/s
   double disk_seconds = 2;
-  double quiet_wait = 30;       // seconds to wait for an idle machine before each run
+  double quiet_wait = 10;       // seconds to wait for an idle machine before each run
 };
 
 double SecondsSince(Steady::time_point start) {
