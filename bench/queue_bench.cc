@@ -6,7 +6,7 @@
 //   disk     4 KiB pwrite of the same block + fdatasync, and 4 KiB appends + fdatasync, in
 //            --dir (the database's file system).
 //   e2e      P producer threads (Send, or SendBatch of --batch) for --seconds or until
-//            --max-messages, C consumer threads (Receive of --batch, Remove each) until the
+//            --max-messages, C consumer threads (Receive of --batch, then RemoveBatch) until the
 //            queue is drained; msg/s = removed / (start .. last remove).
 //   latency  one producer at --rate msg/s, one consumer long-polling; send-to-receive time
 //            (before Send .. Receive returned) p50/p99/max.
@@ -221,10 +221,19 @@ E2eResult RunE2e(const Options& o, const fs::path& db) {
       if (producers_left == 0 && removed.load() >= sent.load()) return;
       auto batch = queue->Receive(o.batch, milliseconds(50));
       if (!batch.ok()) { first_error.Set(batch.status()); failed = true; return; }
-      for (const Message& m : *batch) {
-        Status s = queue->Remove(m.receipt);
+      if (batch->size() == 1) {
+        Status s = queue->Remove(batch->front().receipt);
         if (!s.ok()) { first_error.Set(s); failed = true; return; }
         ++removed;
+      } else if (!batch->empty()) {
+        std::vector<std::string> receipts;
+        for (const Message& m : *batch) receipts.push_back(m.receipt);
+        auto results = queue->RemoveBatch(receipts);
+        if (!results.ok()) { first_error.Set(results.status()); failed = true; return; }
+        for (const Status& s : *results) {
+          if (!s.ok()) { first_error.Set(s); failed = true; return; }
+          ++removed;
+        }
       }
       if (!batch->empty()) {
         std::scoped_lock lock(last_mu);

@@ -128,6 +128,11 @@ class Queue {
   // message was received again since), kNotFound when the message no longer exists.
   virtual Status Remove(std::string_view receipt) = 0;
 
+  // Acknowledges up to 10 messages in one step (SQS DeleteMessageBatch). The outer error is
+  // for the request as a whole (empty, more than 10 entries); otherwise one Status per
+  // receipt, in order, with the errors of Remove (a stale receipt fails alone).
+  virtual Result<std::vector<Status>> RemoveBatch(std::span<const std::string> receipts) = 0;
+
   // Makes the message visible again `timeout` from now (0 = at once). A total visibility over
   // 12 h since the receive is kInvalidArgument, not clamped. Receipt errors as for Remove.
   virtual Status ChangeVisibility(std::string_view receipt, Duration timeout) = 0;

@@ -133,6 +133,65 @@ TEST_P(QueueConformanceTest, SendReceiveRemove) {
   EXPECT_EQ(s.visible + s.in_flight + s.delayed + s.dead, 0);
 }
 
+TEST_P(QueueConformanceTest, RemoveBatchRemovesAll) {
+  for (int i = 0; i < 4; ++i) MustSend("m" + std::to_string(i));
+  auto got = queue_->Receive(10, Duration{0});
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), 4u);
+  std::vector<std::string> receipts;
+  for (const Message& m : *got) receipts.push_back(m.receipt);
+  auto results = queue_->RemoveBatch(receipts);
+  ASSERT_TRUE(results.ok()) << results.status().ToString();
+  ASSERT_EQ(results->size(), 4u);
+  for (const Status& s : *results) EXPECT_TRUE(s.ok()) << s.ToString();
+  const QueueStats s = MustStats();
+  EXPECT_EQ(s.visible + s.in_flight + s.delayed + s.dead, 0);
+  EXPECT_EQ(s.removed, 4);
+}
+
+TEST_P(QueueConformanceTest, RemoveBatchStaleReceiptFailsAlone) {
+  for (int i = 0; i < 3; ++i) MustSend("m" + std::to_string(i));
+  auto got = queue_->Receive(10, Duration{0});
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), 3u);
+  // The second message is received again: its first receipt is now stale.
+  const std::string stale = (*got)[1].receipt;
+  Nack((*got)[1]);
+  const Message again = MustReceiveOne();
+  ASSERT_EQ(again.id, (*got)[1].id);
+  const std::vector<std::string> receipts = {(*got)[0].receipt, stale, (*got)[2].receipt};
+  auto results = queue_->RemoveBatch(receipts);
+  ASSERT_TRUE(results.ok()) << results.status().ToString();
+  ASSERT_EQ(results->size(), 3u);
+  EXPECT_TRUE((*results)[0].ok()) << (*results)[0].ToString();
+  EXPECT_EQ((*results)[1].code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE((*results)[2].ok()) << (*results)[2].ToString();
+  // The stale receipt changed nothing: the latest one still removes the message.
+  const QueueStats s = MustStats();
+  EXPECT_EQ(s.in_flight, 1);
+  EXPECT_EQ(s.removed, 2);
+  EXPECT_TRUE(queue_->Remove(again.receipt).ok());
+}
+
+TEST_P(QueueConformanceTest, RemoveBatchLimits) {
+  EXPECT_EQ(queue_->RemoveBatch({}).status().code(), StatusCode::kInvalidArgument);
+  for (int i = 0; i < 10; ++i) MustSend("m" + std::to_string(i));
+  MustSend("m10");
+  std::vector<std::string> receipts;
+  for (int i = 0; i < 2; ++i) {
+    auto got = queue_->Receive(10, Duration{0});
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    for (const Message& m : *got) receipts.push_back(m.receipt);
+  }
+  ASSERT_EQ(receipts.size(), 11u);
+  EXPECT_EQ(queue_->RemoveBatch(receipts).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(MustStats().in_flight, 11) << "a rejected batch removes nothing";
+  auto results = queue_->RemoveBatch(std::span<const std::string>(receipts).first(10));
+  ASSERT_TRUE(results.ok()) << results.status().ToString();
+  for (const Status& s : *results) EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(MustStats().in_flight, 1);
+}
+
 TEST_P(QueueConformanceTest, ReceiveReturnsUpToMax) {
   for (int i = 0; i < 5; ++i) MustSend("m" + std::to_string(i));
   EXPECT_EQ(ReceiveCount(3), 3u);

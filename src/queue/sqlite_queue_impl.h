@@ -68,6 +68,7 @@ class SqliteQueue final : public Queue {
   Result<std::vector<Message>> Receive(int max, Duration wait,
                                        std::optional<Duration> visibility) override;
   Status Remove(std::string_view receipt) override;
+  Result<std::vector<Status>> RemoveBatch(std::span<const std::string> receipts) override;
   Status ChangeVisibility(std::string_view receipt, Duration timeout) override;
   Status DeadLetter(std::string_view receipt, std::string_view reason) override;
   Result<QueueStats> Stats() override;

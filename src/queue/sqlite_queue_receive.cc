@@ -173,6 +173,38 @@ Status SqliteQueue::Remove(std::string_view receipt) {
   });
 }
 
+Result<std::vector<Status>> SqliteQueue::RemoveBatch(std::span<const std::string> receipts) {
+  if (receipts.empty()) return Status::InvalidArgument("remove batch is empty");
+  if (receipts.size() > kMaxBatchEntries) {
+    return Status::InvalidArgument(fmt::format("remove batch has {} entries; at most {}",
+                                               receipts.size(), kMaxBatchEntries));
+  }
+  std::vector<Status> results;
+  Status status = OpsTransaction([&]() -> Status {
+    results.assign(receipts.size(), Status::Ok());  // the body may run again after a busy retry
+    int64_t removed = 0;
+    for (size_t i = 0; i < receipts.size(); ++i) {
+      Result<HeldRow> row = Hold(receipts[i]);
+      if (!row.ok()) {
+        const StatusCode code = row.status().code();
+        if (code != StatusCode::kNotFound && code != StatusCode::kFailedPrecondition &&
+            code != StatusCode::kInvalidArgument) {
+          return row.status();  // the database failed: the batch as a whole
+        }
+        results[i] = row.status();
+        continue;
+      }
+      THUMBPIPE_ASSIGN_OR_RETURN(StmtLease del, ops_db_.Cached("DELETE FROM messages WHERE seq = ?"));
+      del->Bind(1, row->seq);
+      THUMBPIPE_RETURN_IF_ERROR(del->Run().status());
+      ++removed;
+    }
+    return AddCounter("removed", removed);
+  });
+  if (!status.ok()) return status;
+  return results;
+}
+
 Status SqliteQueue::ChangeVisibility(std::string_view receipt, Duration timeout) {
   if (timeout.count() < 0 || timeout > kMaxVisibility) {
     return Status::InvalidArgument(
