@@ -98,6 +98,9 @@ Result<Db> Db::Open(const std::string& path, Sync sync, int busy_timeout_ms) {
   }
   THUMBPIPE_RETURN_IF_ERROR(db.Exec(sync == Sync::kFull ? "PRAGMA synchronous=FULL"
                                                         : "PRAGMA synchronous=NORMAL"));
+  // When a checkpoint lets the WAL start over, its file is cut back to this size, so a burst
+  // does not leave a huge file behind.
+  THUMBPIPE_RETURN_IF_ERROR(db.Exec("PRAGMA journal_size_limit=67108864"));
   return db;
 }
 
@@ -127,6 +130,16 @@ Result<StmtLease> Db::Cached(std::string_view sql) {
     it = cache_.emplace(std::string(sql), std::make_unique<Stmt>(std::move(stmt))).first;
   }
   return StmtLease(it->second.get());
+}
+
+Result<std::pair<int, int>> Db::Checkpoint(bool restart) {
+  int log = 0, done = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(
+      db_.get(), nullptr, restart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE, &log,
+      &done);
+  if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) return std::pair{0, 0};
+  THUMBPIPE_RETURN_IF_ERROR(SqliteStatus(rc, db_.get(), "checkpoint"));
+  return std::pair{log, done};
 }
 
 Status Db::Transaction(const std::function<Status()>& body) {

@@ -98,6 +98,19 @@ class Db {
   // into a half-done operation. `body` must therefore be safe to run again.
   Status Transaction(const std::function<Status()>& body);
 
+  // Installs `hook` to run after every commit of this connection with the WAL's size in
+  // pages (sqlite3_wal_hook; this replaces SQLite's automatic checkpoint, so the owner
+  // must checkpoint). A null hook removes it.
+  void SetWalHook(int (*hook)(void* arg, sqlite3* db, const char* schema, int wal_pages),
+                  void* arg) {
+    sqlite3_wal_hook(db_.get(), hook, arg);
+  }
+  // Checkpoints the WAL: PASSIVE (never waits for readers or writers) or, with `restart`,
+  // RESTART (waits, within busy_timeout, so that the next writer starts the WAL over).
+  // Returns the WAL's size in pages and how many of them are now in the database file.
+  // Another connection's checkpoint running at the same time is not an error (0, 0).
+  Result<std::pair<int, int>> Checkpoint(bool restart);
+
   int64_t Changes() const { return sqlite3_changes64(db_.get()); }
   sqlite3* get() const { return db_.get(); }
 

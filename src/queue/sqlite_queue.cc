@@ -1,20 +1,24 @@
 // SqliteQueue: the Queue interface on one SQLite file. Layout in sqlite_schema.h.
 //
-// Two connections per queue object:
+// Three connections per queue object:
 //  - send_db_ carries only sends, with the durability the options ask for (synchronous=FULL
 //    or NORMAL). Sends are group-committed (CommitSends).
 //  - ops_db_ carries receives, acks, visibility changes, the DLQ tools and stats, always at
 //    synchronous=NORMAL: losing such a commit on power loss only makes a message be delivered
 //    again, which at-least-once allows, so paying an fsync for it buys nothing.
+//  - checkpoint_db_ belongs to the checkpointer thread (RunCheckpointer), which replaces
+//    SQLite's automatic checkpoint so that no commit waits for one.
 // write_mu_ serialises this object's write transactions across both connections, so threads
 // of one process queue on a mutex instead of in SQLite's sleeping busy handler; other
 // processes are arbitrated by busy_timeout and Db::Transaction's retries.
 #include "queue/sqlite_queue.h"
 
 #include <regex>
+#include <utility>
 
 #include <fmt/format.h>
 
+#include "common/logging.h"
 #include "queue/message_rules.h"
 #include "queue/sqlite_queue_impl.h"
 #include "queue/sqlite_schema.h"
@@ -24,6 +28,10 @@ namespace internal {
 namespace {
 
 constexpr uint64_t kMaxBatchBytes = 1 << 20;  // SQS's limit on a SendMessageBatch payload
+// The WAL size (pages) that wakes the checkpointer (SQLite's own default threshold), and the
+// size past which it also waits for readers (RESTART): 256 MiB at 4 KiB pages.
+constexpr int kCheckpointPages = 1000;
+constexpr int kRestartPages = 65536;
 
 }  // namespace
 
@@ -37,7 +45,7 @@ Status SqliteQueue::Init() {
         version.Int(0), kSchemaVersion));
   }
   version.Reset();
-  return ops_db_.Transaction([&]() -> Status {
+  const Status created = ops_db_.Transaction([&]() -> Status {
     THUMBPIPE_RETURN_IF_ERROR(ops_db_.Exec(kSchemaSql));
     THUMBPIPE_RETURN_IF_ERROR(ops_db_.Exec(fmt::format("PRAGMA user_version={}", kSchemaVersion)));
     THUMBPIPE_ASSIGN_OR_RETURN(Stmt upsert, ops_db_.Prepare(R"sql(
@@ -52,6 +60,57 @@ Status SqliteQueue::Init() {
         .Bind(8, static_cast<int64_t>(options_.max_message_bytes));
     return upsert.Run().status();
   });
+  if (!created.ok()) return created;
+  send_db_.SetWalHook(&SqliteQueue::OnWalCommit, this);
+  ops_db_.SetWalHook(&SqliteQueue::OnWalCommit, this);
+  checkpointer_ = std::thread([this] { RunCheckpointer(); });
+  return Status::Ok();
+}
+
+SqliteQueue::~SqliteQueue() {
+  if (checkpointer_.joinable()) {
+    {
+      std::scoped_lock lock(checkpoint_mu_);
+      stopping_ = true;
+    }
+    checkpoint_cv_.notify_all();
+    checkpointer_.join();
+  }
+}
+
+int SqliteQueue::OnWalCommit(void* self, sqlite3* /*db*/, const char* /*schema*/, int wal_pages) {
+  if (wal_pages >= kCheckpointPages) {
+    auto* queue = static_cast<SqliteQueue*>(self);
+    bool wake = false;
+    {
+      std::scoped_lock lock(queue->checkpoint_mu_);
+      wake = !std::exchange(queue->checkpoint_wanted_, true);
+    }
+    if (wake) queue->checkpoint_cv_.notify_one();
+  }
+  return 0;  // SQLITE_OK
+}
+
+void SqliteQueue::RunCheckpointer() {
+  std::unique_lock lock(checkpoint_mu_);
+  for (;;) {
+    checkpoint_cv_.wait(lock, [&] { return checkpoint_wanted_ || stopping_; });
+    if (stopping_) return;
+    checkpoint_wanted_ = false;
+    lock.unlock();
+    // PASSIVE copies what no reader still needs without blocking anyone; the next writer
+    // then starts the WAL over once all of it is in the database file. Any process may
+    // checkpoint: SQLite lets one at a time run and the others' attempts return at once.
+    // Only a WAL that readers kept from starting over for a long time gets a RESTART,
+    // which waits for them (and briefly holds writers) so that it cannot grow without bound.
+    Result<std::pair<int, int>> done = checkpoint_db_.Checkpoint(/*restart=*/false);
+    if (done.ok() && done->first >= kRestartPages) done = checkpoint_db_.Checkpoint(/*restart=*/true);
+    if (!done.ok()) {
+      LogWarn("queue: checkpoint failed",
+                 {{"queue", options_.name}, {"error", done.status().ToString()}});
+    }
+    lock.lock();
+  }
 }
 
 Result<NewRow> SqliteQueue::MakeRow(std::string_view body, const Attributes& attributes,
@@ -229,7 +288,9 @@ Result<std::unique_ptr<Queue>> OpenSqliteQueue(const SqliteQueueOptions& options
       Db send_db,
       Db::Open(path, options.durable_sends ? Db::Sync::kFull : Db::Sync::kNormal, kBusyTimeoutMs));
   THUMBPIPE_ASSIGN_OR_RETURN(Db ops_db, Db::Open(path, Db::Sync::kNormal, kBusyTimeoutMs));
-  auto queue = std::make_unique<internal::SqliteQueue>(options, std::move(send_db), std::move(ops_db));
+  THUMBPIPE_ASSIGN_OR_RETURN(Db checkpoint_db, Db::Open(path, Db::Sync::kNormal, kBusyTimeoutMs));
+  auto queue = std::make_unique<internal::SqliteQueue>(options, std::move(send_db),
+                                                       std::move(ops_db), std::move(checkpoint_db));
   THUMBPIPE_RETURN_IF_ERROR(queue->Init());
   return std::unique_ptr<Queue>(std::move(queue));
 }

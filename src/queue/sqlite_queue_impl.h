@@ -9,6 +9,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "queue/queue.h"
@@ -56,10 +57,12 @@ class SqliteDeadLetters final : public DeadLetters {
 
 class SqliteQueue final : public Queue {
  public:
-  SqliteQueue(const SqliteQueueOptions& options, Db send_db, Db ops_db)
+  SqliteQueue(const SqliteQueueOptions& options, Db send_db, Db ops_db, Db checkpoint_db)
       : options_(options), clock_(*options.clock), send_db_(std::move(send_db)),
-        ops_db_(std::move(ops_db)) {}
+        ops_db_(std::move(ops_db)), checkpoint_db_(std::move(checkpoint_db)) {}
+  ~SqliteQueue() override;
 
+  // Creates the schema and this queue's row, then starts the checkpointer.
   Status Init();
 
   Result<std::string> Send(std::string_view body, const Attributes& attributes,
@@ -126,6 +129,19 @@ class SqliteQueue final : public Queue {
 
   std::mutex ops_mu_;  // protects ops_db_
   Db ops_db_;
+
+  // Checkpoints run on their own thread and connection (checkpoint_db_), never in a
+  // committing thread: SQLite's automatic checkpoint would make the send or receive that
+  // happens to cross the threshold wait for the database file's fsync. The commit hook
+  // (OnWalCommit) wakes the thread when the WAL has grown past kCheckpointPages.
+  static int OnWalCommit(void* self, sqlite3* db, const char* schema, int wal_pages);
+  void RunCheckpointer();
+  Db checkpoint_db_;
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_wanted_ = false;  // protected by checkpoint_mu_
+  bool stopping_ = false;           // protected by checkpoint_mu_
+  std::thread checkpointer_;
 
   std::mutex notify_mu_;
   std::condition_variable notify_cv_;
