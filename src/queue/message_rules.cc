@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cctype>
+#include <chrono>
 #include <random>
 #include <string>
 
@@ -158,8 +159,14 @@ Status CheckMessage(std::string_view body, const Attributes& attributes,
 }
 
 std::string NewMessageId() {
+  // UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits. Ids of
+  // messages sent close together are close in the database's unique index on id, so a batch
+  // of sends (or of removes, which come in roughly send order) touches one or two index
+  // pages instead of one random page per message.
+  const auto ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch()).count());
   std::array<uint64_t, 2> r = {Rng()(), Rng()()};
-  r[0] = (r[0] & ~0xF000ULL) | 0x4000ULL;                  // version 4
+  r[0] = (ms << 16) | (r[0] & 0x0FFFULL) | 0x7000ULL;     // version 7
   r[1] = (r[1] & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // RFC 4122 variant
   return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", r[0] >> 32, (r[0] >> 16) & 0xFFFF,
                      r[0] & 0xFFFF, r[1] >> 48, r[1] & 0xFFFFFFFFFFFFULL);
