@@ -21,12 +21,6 @@ namespace {
 using vips::VError;
 using vips::VImage;
 
-// What the engine learned about the input before decoding it.
-struct Header {
-  ImageInfo info;
-  std::string_view loader;  // the libvips loader class that will decode it
-};
-
 double MillisSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
@@ -67,16 +61,16 @@ int BitsOf(VipsBandFormat format) {
   }
 }
 
-// Steps 1-4: limits on bytes, magic-byte format, allow-list, then the header through libvips.
-Result<std::pair<Header, VImage>> ReadHeader(std::span<const std::byte> input, const Limits& limits) {
+// Checks, in order: the byte limit, the format by magic bytes, the allow-list, what the
+// format itself says (JPEG coding process, GIF truncation), then the header through libvips.
+Result<ImageInfo> ReadHeader(std::span<const std::byte> input, const Limits& limits) {
   if (input.size() > limits.max_input_bytes) {
     return Status::TooLarge("input is " + std::to_string(input.size()) +
                             " bytes, over limits.max_input_bytes = " +
                             std::to_string(limits.max_input_bytes));
   }
   if (input.empty()) return Status::Unsupported("input is empty");
-  Header header;
-  ImageInfo& info = header.info;
+  ImageInfo info;
   info.format = SniffFormat(input);
   if (info.format == InputFormat::kUnknown) {
     return Status::Unsupported("not a supported image format (magic bytes match none of: " +
@@ -107,8 +101,7 @@ Result<std::pair<Header, VImage>> ReadHeader(std::span<const std::byte> input, c
     return Status::Unsupported("no decoder in this build accepts this " +
                                std::string(InputFormatName(info.format)) + " file");
   }
-  header.loader = ExpectedBufferLoader(info.format);
-  if (header.loader != loader) {
+  if (ExpectedBufferLoader(info.format) != loader) {
     return Status::Unsupported("magic bytes say " + std::string(InputFormatName(info.format)) +
                                " but libvips would decode it with " + loader);
   }
@@ -134,7 +127,7 @@ Result<std::pair<Header, VImage>> ReadHeader(std::span<const std::byte> input, c
     return Status::Unsupported("image has " + std::to_string(image.bands()) +
                                " channels; at most 5 (CMYK + alpha) are supported");
   }
-  return std::make_pair(std::move(header), std::move(image));
+  return info;
 }
 
 Status CheckPixelLimits(const ImageInfo& info, int frames, const Limits& limits) {
@@ -178,8 +171,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options) {
 
 Result<ImageInfo> Engine::Probe(std::span<const std::byte> input) const {
   try {
-    THUMBPIPE_ASSIGN_OR_RETURN(auto header, ReadHeader(input, options_.limits));
-    return header.first.info;
+    return ReadHeader(input, options_.limits);
   } catch (const std::exception& e) {
     LogVipsError("probe", e);
     return Status::Internal("probing the image failed unexpectedly");
@@ -192,9 +184,8 @@ Result<ThumbnailResult> Engine::Thumbnail(std::span<const std::byte> input,
   const auto start = std::chrono::steady_clock::now();
   ThumbnailResult result;
   try {
-    THUMBPIPE_ASSIGN_OR_RETURN(auto header, ReadHeader(input, limits));
-    ImageInfo& info = result.info;
-    info = header.first.info;
+    THUMBPIPE_ASSIGN_OR_RETURN(result.info, ReadHeader(input, limits));
+    const ImageInfo& info = result.info;
 
     const bool any_animated = std::any_of(recipe.variants.begin(), recipe.variants.end(),
                                           [&](const Variant& v) { return WantsAnimation(v, info); });
