@@ -198,11 +198,23 @@ Status SqliteQueue::CommitSends(std::span<const NewRow> rows) {
 }
 
 Status SqliteQueue::InsertGroup(const std::vector<std::span<const NewRow>>& group) {
+  if (!options_.durable_sends) {
+    // Same synchronous level as ops_db_: share its connection, so that its page cache stays
+    // warm (SQLite drops a connection's whole cache when another connection wrote since its
+    // last transaction, which alternating connections would do at every transaction).
+    std::scoped_lock lock(ops_mu_, write_mu_);
+    return InsertGroupOn(ops_db_, group);
+  }
   std::scoped_lock lock(write_mu_);
+  return InsertGroupOn(send_db_, group);
+}
+
+Status SqliteQueue::InsertGroupOn(Db& db,
+                                  const std::vector<std::span<const NewRow>>& group) {
   int64_t n = 0;
-  Status status = send_db_.Transaction([&]() -> Status {
+  Status status = db.Transaction([&]() -> Status {
     n = 0;
-    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease insert, send_db_.Cached(
+    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease insert, db.Cached(
         "INSERT INTO messages(queue, id, body, attributes, sent_at, visible_at) "
         "VALUES(?, ?, ?, ?, ?, ?)"));
     for (std::span<const NewRow> rows : group) {
@@ -215,7 +227,7 @@ Status SqliteQueue::InsertGroup(const std::vector<std::span<const NewRow>>& grou
       }
     }
     THUMBPIPE_ASSIGN_OR_RETURN(StmtLease count,
-                               send_db_.Cached("UPDATE queues SET sent = sent + ? WHERE name = ?"));
+                               db.Cached("UPDATE queues SET sent = sent + ? WHERE name = ?"));
     count->Bind(1, n).Bind(2, options_.name);
     return count->Run().status();
   });

@@ -93,6 +93,8 @@ class SqliteQueue final : public Queue {
   // Commits `rows` in a transaction shared with concurrent callers (group commit).
   Status CommitSends(std::span<const NewRow> rows);
   Status InsertGroup(const std::vector<std::span<const NewRow>>& group);
+  // REQUIRES: write_mu_ (and ops_mu_ when `db` is ops_db_) held.
+  Status InsertGroupOn(Db& db, const std::vector<std::span<const NewRow>>& group);
 
   Result<std::vector<Message>> ReceiveOnce(int max, int64_t visibility_ms);
   // Deletes expired messages (live past retention, dead past dlq_retention), counting them.
