@@ -1,14 +1,16 @@
 // SqliteQueue: the Queue interface on one SQLite file. Layout in sqlite_schema.h.
 //
 // Three connections per queue object:
-//  - send_db_ carries only sends, with the durability the options ask for (synchronous=FULL
-//    or NORMAL). Sends are group-committed (CommitSends).
+//  - send_db_ carries only sends, at synchronous=FULL (durability full). Sends are
+//    group-committed (CommitSends). With durability normal, sends use ops_db_ instead (same
+//    synchronous level), so that SQLite does not drop a connection's page cache at every
+//    switch of connection (it does when another connection wrote since).
 //  - ops_db_ carries receives, acks, visibility changes, the DLQ tools and stats, always at
 //    synchronous=NORMAL: losing such a commit on power loss only makes a message be delivered
 //    again, which at-least-once allows, so paying an fsync for it buys nothing.
 //  - checkpoint_db_ belongs to the checkpointer thread (RunCheckpointer), which replaces
 //    SQLite's automatic checkpoint so that no commit waits for one.
-// write_mu_ serialises this object's write transactions across both connections, so threads
+// write_mu_ serialises this object's write transactions across the connections, so threads
 // of one process queue on a mutex instead of in SQLite's sleeping busy handler; other
 // processes are arbitrated by busy_timeout and Db::Transaction's retries.
 #include "queue/sqlite_queue.h"
