@@ -30,10 +30,10 @@ namespace internal {
 namespace {
 
 constexpr uint64_t kMaxBatchBytes = 1 << 20;  // SQS's limit on a SendMessageBatch payload
-// The WAL size (pages) that wakes the checkpointer (SQLite's own default threshold), and the
-// size past which it also waits for readers (RESTART): 256 MiB at 4 KiB pages.
-constexpr int kCheckpointPages = 1000;
-constexpr int kRestartPages = 65536;
+// The WAL size (pages) past which the checkpointer also waits for readers and writers
+// (RESTART), so that the WAL starts over: 16 MiB at 4 KiB pages. (SqliteQueue::
+// kCheckpointPages, SQLite's own default threshold, is what wakes it.)
+constexpr int kRestartPages = 4096;
 
 }  // namespace
 
@@ -81,8 +81,8 @@ SqliteQueue::~SqliteQueue() {
 }
 
 int SqliteQueue::OnWalCommit(void* self, sqlite3* /*db*/, const char* /*schema*/, int wal_pages) {
-  if (wal_pages >= kCheckpointPages) {
-    auto* queue = static_cast<SqliteQueue*>(self);
+  auto* queue = static_cast<SqliteQueue*>(self);
+  if (wal_pages >= queue->next_checkpoint_at_.load(std::memory_order_relaxed)) {
     bool wake = false;
     {
       std::scoped_lock lock(queue->checkpoint_mu_);
@@ -106,7 +106,19 @@ void SqliteQueue::RunCheckpointer() {
     // Only a WAL that readers kept from starting over for a long time gets a RESTART,
     // which waits for them (and briefly holds writers) so that it cannot grow without bound.
     Result<std::pair<int, int>> done = checkpoint_db_.Checkpoint(/*restart=*/false);
-    if (done.ok() && done->first >= kRestartPages) done = checkpoint_db_.Checkpoint(/*restart=*/true);
+    if (done.ok() && done->first >= kRestartPages) {
+      // This object's writers wait on write_mu_ meanwhile, not in SQLite's sleeping busy
+      // handler; other processes' writers wait in theirs.
+      std::scoped_lock write_lock(write_mu_);
+      done = checkpoint_db_.Checkpoint(/*restart=*/true);
+    }
+    // Under a steady stream of commits a PASSIVE checkpoint rarely catches up with the end
+    // of the WAL; run the next one only when another kCheckpointPages have been written,
+    // not after every commit.
+    next_checkpoint_at_.store(done.ok() && done->second < done->first
+                                  ? done->first + kCheckpointPages
+                                  : kCheckpointPages,
+                              std::memory_order_relaxed);
     if (!done.ok()) {
       LogWarn("queue: checkpoint failed",
                  {{"queue", options_.name}, {"error", done.status().ToString()}});

@@ -141,6 +141,8 @@ class SqliteQueue final : public Queue {
   Db checkpoint_db_;
   std::mutex checkpoint_mu_;
   std::condition_variable checkpoint_cv_;
+  static constexpr int kCheckpointPages = 1000;
+  std::atomic<int> next_checkpoint_at_{kCheckpointPages};  // WAL pages that wake the checkpointer
   bool checkpoint_wanted_ = false;  // protected by checkpoint_mu_
   bool stopping_ = false;           // protected by checkpoint_mu_
   std::thread checkpointer_;
