@@ -107,18 +107,7 @@ Result<int64_t> SqliteQueue::RedriveDead(std::span<const std::string> ids, doubl
   return total;
 }
 
-Result<int64_t> SqliteQueue::PurgeDead() {
-  int64_t n = 0;
-  THUMBPIPE_RETURN_IF_ERROR(OpsTransaction([&]() -> Status {
-    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease del, ops_db_.Cached(
-        "DELETE FROM messages WHERE queue = ? AND dead = 1"));
-    del->Bind(1, options_.name);
-    THUMBPIPE_ASSIGN_OR_RETURN(n, del->Run());
-    return Status::Ok();
-  }));
-  LogInfo("queue: dead-letter queue purged", {{"queue", options_.name}, {"count", n}});
-  return n;
-}
+Result<int64_t> SqliteQueue::PurgeDead() { return DeleteAll(true); }
 
 Result<std::vector<DeadMessage>> SqliteDeadLetters::List(int limit, std::string_view after_id) {
   return queue_.ListDead(limit, after_id);

@@ -85,6 +85,8 @@ class SqliteQueue final : public Queue {
   SendCommitStats commit_stats() const { return {sends_committed_.load(), commits_.load()}; }
 
  private:
+  // Deletes every live (dead = false) or dead-lettered (dead = true) message of this queue.
+  Result<int64_t> DeleteAll(bool dead);
   // Moves dead rows back: the given ids, or (ids empty) up to `limit` of the oldest.
   Result<int64_t> RedriveSome(std::span<const std::string> ids, int64_t limit);
 

@@ -276,16 +276,20 @@ Result<QueueStats> SqliteQueue::Stats() {
   return stats;
 }
 
-Result<int64_t> SqliteQueue::Purge() {
+Result<int64_t> SqliteQueue::Purge() { return DeleteAll(false); }
+
+Result<int64_t> SqliteQueue::DeleteAll(bool dead) {
   int64_t n = 0;
   THUMBPIPE_RETURN_IF_ERROR(OpsTransaction([&]() -> Status {
     THUMBPIPE_ASSIGN_OR_RETURN(StmtLease del, ops_db_.Cached(
-        "DELETE FROM messages WHERE queue = ? AND dead = 0"));
+        "DELETE FROM messages WHERE queue = ? AND dead = ?"));
     del->Bind(1, options_.name);
+    del->Bind(2, int64_t{dead ? 1 : 0});
     THUMBPIPE_ASSIGN_OR_RETURN(n, del->Run());
     return Status::Ok();
   }));
-  LogInfo("queue: purged", {{"queue", options_.name}, {"count", n}});
+  LogInfo(dead ? "queue: dead-letter queue purged" : "queue: purged",
+          {{"queue", options_.name}, {"count", n}});
   return n;
 }
 
