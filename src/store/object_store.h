@@ -64,6 +64,14 @@ struct BucketInfo {
 // How an object came to be written (the event the write raises).
 enum class WriteKind { kPut, kPost, kCopy, kCompleteMultipartUpload, kDelete };
 
+// Who asked for a write, carried into its WriteRecord (S3 events name the request and the
+// principal). Empty fields are allowed (writes made by thumbpipe itself).
+struct WriteContext {
+  std::string request_id, host_id;  // x-amz-request-id, x-amz-id-2
+  std::string principal_id;         // the access key that signed the request
+  std::string source_ip;
+};
+
 // Options for a write.
 struct PutOptions {
   std::string content_type;  // empty = binary/octet-stream
@@ -73,6 +81,7 @@ struct PutOptions {
   // "BadDigest" and nothing is stored.
   std::optional<std::string> expected_md5;
   WriteKind kind = WriteKind::kPut;
+  WriteContext context;
 };
 
 // A body being written. Write() any number of times, then Commit() once; destroying a writer
@@ -155,6 +164,7 @@ struct CompletedPart {
 struct WriteRecord {
   WriteKind kind = WriteKind::kPut;
   ObjectInfo object;  // for kDelete: bucket, key and version only
+  WriteContext context;
 };
 using CommitHook = std::function<std::vector<std::string>(const WriteRecord&)>;
 
@@ -197,7 +207,8 @@ class ObjectStore {
   virtual Result<std::unique_ptr<ObjectReader>> Get(std::string_view bucket, std::string_view key,
                                                     std::optional<ByteRange> range = std::nullopt) = 0;
   // Deleting a missing key succeeds (S3 semantics); `existed` tells whether it was there.
-  virtual Status Delete(std::string_view bucket, std::string_view key, bool* existed = nullptr) = 0;
+  virtual Status Delete(std::string_view bucket, std::string_view key, const WriteContext& context = {},
+                        bool* existed = nullptr) = 0;
   virtual Result<ListPage> List(std::string_view bucket, const ListRequest& request) = 0;
   // Copies an object; with `replace_metadata` the options' headers and metadata replace the
   // source's (S3's x-amz-metadata-directive REPLACE), else they are kept.
