@@ -125,6 +125,17 @@ struct ByteRange {
   std::optional<uint64_t> suffix_length;
 };
 
+// The bytes a range selects from an object of `object_size` bytes: [first, first + length).
+struct ResolvedRange {
+  uint64_t first = 0;
+  uint64_t length = 0;
+};
+// Applies S3's (RFC 9110's) rules: `last` past the end is clamped; a suffix longer than the
+// object is the whole object. kInvalidArgument "InvalidRange" when nothing can be returned
+// (first past the end, an empty object, a zero suffix, last < first). Get uses the same
+// function, so a server can call it on info().size to build Content-Range.
+Result<ResolvedRange> ResolveRange(const ByteRange& range, uint64_t object_size);
+
 struct ListRequest {
   std::string prefix;
   std::string delimiter;           // empty = none
@@ -226,6 +237,16 @@ class ObjectStore {
   virtual Result<ObjectInfo> CompleteMultipartUpload(std::string_view bucket, std::string_view key,
                                                      std::string_view upload_id,
                                                      std::span<const CompletedPart> parts) = 0;
+  // As above, naming the request that completes the upload in its WriteRecord (the
+  // PutOptions given to CreateMultipartUpload carry the creator's context, which is used by
+  // the overload without one). Stores without an outbox may ignore the context.
+  virtual Result<ObjectInfo> CompleteMultipartUpload(std::string_view bucket, std::string_view key,
+                                                     std::string_view upload_id,
+                                                     std::span<const CompletedPart> parts,
+                                                     const WriteContext& context) {
+    (void)context;
+    return CompleteMultipartUpload(bucket, key, upload_id, parts);
+  }
   virtual Status AbortMultipartUpload(std::string_view bucket, std::string_view key,
                                       std::string_view upload_id) = 0;
   virtual Result<std::vector<PartInfo>> ListParts(std::string_view bucket, std::string_view key,
