@@ -6,8 +6,8 @@ namespace thumbpipe::sigv4 {
 
 namespace {
 
-constexpr std::string_view kChunkSignature = ";chunk-signature=";
-constexpr std::string_view kTrailerSignature = "x-amz-trailer-signature";
+constexpr std::string_view kChunkSignatureField = ";chunk-signature=";
+constexpr std::string_view kTrailerSignatureName = "x-amz-trailer-signature";
 
 enum class Phase { kSizeLine, kData, kDataCrlf, kFinalCrlf, kTrailer, kDone, kFailed };
 
@@ -117,11 +117,11 @@ AuthStatus AwsChunkedDecoder::State::OnSizeLine() {
   std::string_view hex = l;
   if (signed_mode) {
     std::size_t semi = l.find(';');
-    if (semi == std::string_view::npos || l.substr(semi, kChunkSignature.size()) != kChunkSignature) {
+    if (semi == std::string_view::npos || !l.substr(semi).starts_with(kChunkSignatureField)) {
       return Fail(S3Error::kInvalidRequest, "aws-chunked: a chunk header lacks its chunk-signature");
     }
     hex = l.substr(0, semi);
-    chunk_signature = std::string(l.substr(semi + kChunkSignature.size()));
+    chunk_signature = std::string(l.substr(semi + kChunkSignatureField.size()));
     // The signature's format is public; its value is compared in constant time later.
     if (chunk_signature.size() != 64) {
       return Fail(S3Error::kSignatureDoesNotMatch, "aws-chunked: malformed chunk signature");
@@ -168,7 +168,7 @@ AuthStatus AwsChunkedDecoder::State::OnTrailerLine() {
   std::string name = ToLowerAscii(TrimBlanks(l.substr(0, colon)));
   std::string value(TrimBlanks(l.substr(colon + 1)));
   line.clear();
-  if (signed_mode && name == kTrailerSignature) {
+  if (signed_mode && name == kTrailerSignatureName) {
     if (trailer_signature) return Fail(S3Error::kInvalidRequest, "aws-chunked: trailer signature given twice");
     trailer_signature = std::move(value);
     return {};
@@ -387,7 +387,7 @@ std::string EncodeAwsChunked(std::string_view data, const ChunkedEncodeOptions& 
     out += hex(chunk.size());
     if (signed_mode) {
       previous = ChunkSignature(*options.signing, previous, chunk);
-      out += kChunkSignature;
+      out += kChunkSignatureField;
       out += previous;
     }
     out += "\r\n";
@@ -401,7 +401,7 @@ std::string EncodeAwsChunked(std::string_view data, const ChunkedEncodeOptions& 
     std::string line = name + ":" + checksum->FinishBase64();
     out += line + "\r\n";
     if (signed_mode) {
-      out += std::string(kTrailerSignature) + ":" + TrailerSignature(*options.signing, previous, line + "\n") +
+      out += std::string(kTrailerSignatureName) + ":" + TrailerSignature(*options.signing, previous, line + "\n") +
              "\r\n";
     }
   }
