@@ -58,8 +58,8 @@ inline constexpr size_t kMaxConfigIdBytes = 255;
 // shape only: MalformedXML for bad XML, a wrong root, an unknown element, a missing ARN or
 // Event; InvalidArgument for a filter rule name other than prefix/suffix (any case), two
 // prefix or two suffix rules, a value over 1024 bytes. Missing Ids are left empty (Validate
-// fills them). An empty document (or <NotificationConfiguration/>) is valid: it turns
-// notifications off.
+// fills them). <NotificationConfiguration/> is valid: it turns notifications off (an empty
+// body is MalformedXML, as in S3).
 Result<NotificationConfiguration> ParseNotificationXml(std::string_view xml);
 
 // The document as GetBucketNotificationConfiguration returns it (S3 namespace, rule names
@@ -71,7 +71,9 @@ using DestinationCheck = std::function<bool(DestinationKind kind, std::string_vi
 
 // Amazon S3's acceptance rules, in the order S3 applies them:
 //  - every event is one S3 knows (KnownEventName), else InvalidArgument "The event is not
-//    supported for notifications";
+//    supported for notifications"; every ARN has the shape arn:PARTITION:SERVICE:... with the
+//    service its element implies (sqs, sns, lambda), else InvalidArgument "The ARN could not be
+//    parsed";
 //  - Ids are unique and at most 255 bytes; missing ones are generated;
 //  - no two destinations share an event type while their filters overlap (Overlaps), else
 //    InvalidArgument "Configurations overlap. ...";

@@ -100,7 +100,8 @@ class Notifications {
   // are replaced, never mutated, so a reader keeps a consistent snapshot through its pointer.
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<const std::vector<Rule>>, std::less<>> cache_;
-  std::shared_ptr<const std::vector<Rule>> no_rules_;  // for buckets without any
+  std::shared_ptr<const std::vector<Rule>> no_rules_;       // for buckets without any
+  std::shared_ptr<const std::vector<Rule>> trigger_rules_;  // the trigger bucket without a configuration
   // Serialises PutConfiguration so that two writers cannot interleave store and cache.
   std::mutex put_mu_;
 };

@@ -72,6 +72,8 @@ class Relay {
   // the outbox was empty, and sets `failed` when something must be retried.
   bool RunOnce(bool& failed);
   void Backoff(Duration d);
+  // True once Stop() was called and its grace period has passed on clock_.
+  bool PastDeadline() const;
 
   store::Outbox& outbox_;
   DestinationResolver resolver_;
@@ -86,6 +88,7 @@ class Relay {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool running_ = false;
+  Clock::time_point stop_deadline_;
   uint64_t rounds_started_ = 0;    // Pending() calls begun
   uint64_t last_empty_round_ = 0;  // the latest round that found the outbox empty
 };

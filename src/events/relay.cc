@@ -1,0 +1,188 @@
+#include "events/relay.h"
+
+#include <algorithm>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "common/logging.h"
+
+namespace thumbpipe::events {
+namespace {
+
+// SQS's SendMessageBatch limit, which every Queue backend shares.
+constexpr size_t kBatch = 10;
+// Backoff waits are cut into slices so that Stop() is noticed while a queue is down.
+constexpr Duration kSleepSlice = std::chrono::milliseconds(50);
+
+struct Item {
+  int64_t id;
+  std::string body;
+};
+
+}  // namespace
+
+Relay::Relay(store::Outbox& outbox, DestinationResolver resolver, Clock& clock, RelayOptions options)
+    : outbox_(outbox), resolver_(std::move(resolver)), clock_(clock), options_(options) {}
+
+Relay::~Relay() { Stop(Duration{0}); }
+
+void Relay::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (running_) return;
+  running_ = true;
+  stopping_ = false;
+  thread_ = std::thread(&Relay::Run, this);
+}
+
+void Relay::Stop(Duration grace) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!running_ || stopping_) return;
+    stop_deadline_ = clock_.Now() + grace;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  running_ = false;
+  cv_.notify_all();
+}
+
+Status Relay::Flush(Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!running_ || stopping_) return Status::FailedPrecondition("the relay is not running");
+  // Only a round that begins after this call can prove that what was pending is delivered.
+  const uint64_t target = rounds_started_ + 1;
+  const bool drained =
+      cv_.wait_for(lock, timeout, [&] { return last_empty_round_ >= target || !running_ || stopping_; });
+  if (!drained) return Status::Unavailable("the outbox did not drain within " + FormatDuration(timeout));
+  if (last_empty_round_ < target) return Status::FailedPrecondition("the relay stopped before the outbox drained");
+  return Status::Ok();
+}
+
+Relay::Stats Relay::stats() const { return {delivered_.load(), failures_.load(), discarded_.load()}; }
+
+bool Relay::PastDeadline() const {
+  if (!stopping_) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  return clock_.Now() >= stop_deadline_;
+}
+
+void Relay::Run() {
+  Duration backoff = options_.initial_backoff;
+  while (!PastDeadline()) {
+    bool failed = false;
+    const bool empty = RunOnce(failed);
+    if (empty && stopping_) break;
+    if (failed) {
+      Backoff(backoff);
+      backoff = std::min(backoff * 2, options_.max_backoff);
+    } else {
+      backoff = options_.initial_backoff;
+    }
+  }
+}
+
+void Relay::Backoff(Duration d) {
+  while (d > Duration{0} && !PastDeadline()) {
+    const Duration slice = std::min(d, kSleepSlice);
+    clock_.SleepFor(slice);
+    d -= slice;
+  }
+}
+
+bool Relay::RunOnce(bool& failed) {
+  uint64_t round;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    round = ++rounds_started_;
+  }
+  auto pending = outbox_.Pending(options_.fetch, stopping_ ? Duration{0} : options_.poll);
+  if (!pending.ok()) {
+    LogWarn("event relay: reading the outbox failed", {{"error", pending.status().ToString()}});
+    failures_++;
+    failed = true;
+    return false;
+  }
+  if (pending->empty()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_empty_round_ = round;
+    cv_.notify_all();
+    return true;
+  }
+
+  // Group by destination, keeping outbox order within each.
+  std::vector<std::pair<std::string, std::vector<Item>>> groups;
+  std::map<std::string, size_t, std::less<>> group_of;
+  std::vector<int64_t> undecodable;
+  for (store::OutboxEntry& entry : *pending) {
+    auto payload = DecodeOutboxPayload(entry.payload);
+    if (!payload.ok()) {
+      LogError("event relay: discarding an outbox entry that is not an event envelope",
+               {{"id", entry.id}, {"error", payload.status().message()}, {"payload", entry.payload.substr(0, 512)}});
+      undecodable.push_back(entry.id);
+      continue;
+    }
+    auto [it, inserted] = group_of.try_emplace(payload->queue, groups.size());
+    if (inserted) groups.emplace_back(payload->queue, std::vector<Item>{});
+    groups[it->second].second.push_back({entry.id, std::move(payload->body)});
+  }
+  if (!undecodable.empty()) {
+    if (Status s = outbox_.Done(undecodable); s.ok()) {
+      discarded_ += static_cast<int64_t>(undecodable.size());
+    } else {
+      LogWarn("event relay: marking entries done failed", {{"error", s.ToString()}});
+      failed = true;
+    }
+  }
+
+  for (auto& [destination, items] : groups) {
+    queue::Queue* queue = resolver_(destination);
+    if (queue == nullptr) {
+      LogWarn("event relay: no queue for destination; events stay in the outbox",
+              {{"destination", destination}, {"entries", items.size()}});
+      failures_++;
+      failed = true;
+      continue;
+    }
+    for (size_t start = 0; start < items.size(); start += kBatch) {
+      const size_t end = std::min(items.size(), start + kBatch);
+      std::vector<queue::SendEntry> entries;
+      entries.reserve(end - start);
+      for (size_t i = start; i < end; ++i) entries.push_back({items[i].body, {}, std::nullopt});
+      auto results = queue->SendBatch(entries);
+      if (!results.ok()) {
+        // Later batches of this destination wait too, so that its events go out in order.
+        LogWarn("event relay: sending to the queue failed; will retry",
+                {{"destination", destination}, {"entries", end - start}, {"error", results.status().ToString()}});
+        failures_++;
+        failed = true;
+        break;
+      }
+      std::vector<int64_t> sent;
+      for (size_t i = start; i < end; ++i) {
+        const Result<std::string>& r = (*results)[i - start];
+        if (r.ok()) {
+          sent.push_back(items[i].id);
+        } else {
+          LogWarn("event relay: the queue refused an event; will retry",
+                  {{"destination", destination}, {"id", items[i].id}, {"error", r.status().ToString()}});
+          failures_++;
+          failed = true;
+        }
+      }
+      if (sent.empty()) continue;
+      // A failure here leaves the entries pending: they will be sent again (at-least-once).
+      if (Status s = outbox_.Done(sent); !s.ok()) {
+        LogWarn("event relay: marking entries done failed; they will be sent again", {{"error", s.ToString()}});
+        failed = true;
+        continue;
+      }
+      delivered_ += static_cast<int64_t>(sent.size());
+    }
+  }
+  return false;
+}
+
+}  // namespace thumbpipe::events
