@@ -1,0 +1,521 @@
+// The one file that knows Boost.Beast and Asio. Each connection is a C++20 coroutine on its
+// own strand; blocking exchange steps hop to the worker pool (OnPool) and the coroutine
+// resumes on its strand when they are done.
+#include "server/http_server.h"
+
+#include <utility>  // before asio's awaitable.hpp: g++ 12 needs it (STYLE 3.6)
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+#include <boost/asio.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "common/logging.h"
+
+namespace thumbpipe::server {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+bool HeaderNameEquals(std::string_view a, std::string_view b) {
+  return beast::iequals(a, b);
+}
+
+std::optional<std::string_view> HttpRequestHead::Header(std::string_view name) const {
+  for (const HttpHeader& h : headers) {
+    if (HeaderNameEquals(h.name, name)) return std::string_view(h.value);
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
+// After a response that leaves part of a request body unread, the connection keeps reading
+// (and dropping) for this long before closing: closing with unread data makes the kernel send
+// a reset, which can destroy the response before the client reads it.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr size_t kLingerMaxBytes = 8 << 20;
+// Deadline for writing a 503 to a connection refused for being over max_connections.
+constexpr auto kRejectWriteTime = std::chrono::seconds(5);
+
+// Runs `fn` on `pool` and resumes the calling coroutine on its own executor with the result.
+template <typename F>
+net::awaitable<std::invoke_result_t<F>> OnPool(net::thread_pool& pool, F fn) {
+  using R = std::invoke_result_t<F>;
+  co_return co_await net::async_initiate<const net::use_awaitable_t<>, void(R)>(
+      [&pool](auto handler, F f) {
+        net::post(pool, [handler = std::move(handler), f = std::move(f)]() mutable {
+          R result = f();
+          auto ex = net::get_associated_executor(handler);
+          net::post(ex, [handler = std::move(handler), result = std::move(result)]() mutable {
+            std::move(handler)(std::move(result));
+          });
+        });
+      },
+      net::use_awaitable, std::move(fn));
+}
+
+// Checks what Beast's parser lets through but RFC 9112 calls ambiguous framing.
+std::optional<std::string> FramingProblem(const http::request_parser<http::buffer_body>& parser) {
+  int hosts = 0, lengths = 0, codings = 0;
+  for (const auto& field : parser.get()) {
+    switch (field.name()) {
+      case http::field::host:
+        ++hosts;
+        break;
+      case http::field::content_length:
+        ++lengths;
+        if (field.value().find(',') != beast::string_view::npos) return "Content-Length is a list";
+        break;
+      case http::field::transfer_encoding:
+        ++codings;
+        if (!beast::iequals(field.value(), "chunked")) return "unsupported Transfer-Encoding";
+        break;
+      default:
+        break;
+    }
+  }
+  if (hosts != 1) return "exactly one Host header is required";
+  if (lengths > 1) return "repeated Content-Length";
+  if (codings > 1) return "repeated Transfer-Encoding";
+  if (lengths > 0 && codings > 0) return "Content-Length with Transfer-Encoding";
+  return std::nullopt;
+}
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  class Connection;
+
+  Impl(HttpServerOptions options, HttpHandler* handler)
+      : options_(std::move(options)),
+        handler_(handler),
+        pool_(static_cast<size_t>(std::max(1, options_.worker_threads))),
+        acceptor_(ioc_) {}
+
+  Status Start();
+  void Stop(Duration grace);
+  int port() const { return port_; }
+  int active() const { return active_.load(); }
+
+  const HttpServerOptions& options() const { return options_; }
+  HttpHandler& handler() { return *handler_; }
+  net::thread_pool& pool() { return pool_; }
+  bool stopping() const { return stopping_.load(); }
+
+  void Register(Connection* c);
+  void Unregister(Connection* c);
+
+ private:
+  net::awaitable<void> AcceptLoop();
+  net::awaitable<void> Reject(tcp::socket socket);
+
+  HttpServerOptions options_;
+  HttpHandler* handler_;
+  net::io_context ioc_{std::max(1, options_.io_threads)};
+  net::thread_pool pool_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> io_threads_;
+  int port_ = 0;
+  std::atomic<int> active_{0};
+  std::atomic<int> rejecting_{0};
+  std::atomic<bool> stopping_{false};
+  bool started_ = false, stopped_ = false;
+
+  // Guards connections_, and is held when a connection leaves, so Stop can reach every live one.
+  std::mutex mu_;
+  std::condition_variable drained_;
+  std::unordered_set<Connection*> connections_;
+};
+
+class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Impl& server, tcp::socket socket)
+      : server_(server),
+        stream_(std::move(socket)),
+        buffer_(server.options().max_header_bytes + 64 * 1024),
+        chunk_(server.options().chunk_bytes) {}
+
+  net::awaitable<void> Run();
+  // On the connection's strand: closes it if it waits for a request, else lets the request
+  // finish (the response then says Connection: close).
+  void CloseIfIdle() {
+    if (idle_) stream_.cancel();
+  }
+  void CloseNow() { stream_.cancel(); }
+  auto executor() { return stream_.get_executor(); }
+
+ private:
+  net::awaitable<bool> WaitForRequest();
+  net::awaitable<std::optional<HttpResponse>> ReadBody(http::request_parser<http::buffer_body>& parser,
+                                                      Exchange& exchange, const HttpRequestHead& head);
+  net::awaitable<bool> Write(HttpResponse response, bool head_only);
+  net::awaitable<void> Linger();
+  HttpRequestHead MakeHead(const http::request_parser<http::buffer_body>& parser) const;
+
+  // Calls an exchange step on the pool; a thrown exception becomes a 500.
+  template <typename R, typename F>
+  net::awaitable<R> Step(F f) {
+    HttpHandler& handler = server_.handler();
+    co_return co_await OnPool(server_.pool(), [f = std::move(f), &handler]() mutable -> R {
+      try {
+        return f();
+      } catch (const std::exception& e) {
+        LogError("exchange threw", {{"what", e.what()}});
+      } catch (...) {
+        LogError("exchange threw a non-exception");
+      }
+      HttpResponse r = handler.Failure(HttpFailure::kInternal, "exception in handler");
+      r.close = true;
+      return R(std::move(r));
+    });
+  }
+
+  Impl& server_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::vector<char> chunk_;
+  bool idle_ = false;  // waiting between requests; only touched on the strand
+};
+
+HttpRequestHead HttpServer::Impl::Connection::MakeHead(
+    const http::request_parser<http::buffer_body>& parser) const {
+  const auto& req = parser.get();
+  HttpRequestHead head;
+  head.method = std::string(req.method_string());
+  head.target = std::string(req.target());
+  for (const auto& field : req) {
+    head.headers.push_back({std::string(field.name_string()), std::string(field.value())});
+  }
+  beast::error_code ec;
+  const auto remote = stream_.socket().remote_endpoint(ec);
+  if (!ec) head.remote_ip = remote.address().to_string();
+  head.chunked = parser.chunked();
+  if (!head.chunked) head.content_length = parser.content_length().value_or(0);
+  return head;
+}
+
+// Waits up to idle_timeout for the first byte of the next request. False: close.
+net::awaitable<bool> HttpServer::Impl::Connection::WaitForRequest() {
+  if (buffer_.size() > 0) co_return true;
+  if (server_.stopping()) co_return false;
+  idle_ = true;
+  stream_.expires_after(server_.options().idle_timeout);
+  auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kNoThrow);
+  idle_ = false;
+  if (ec) co_return false;  // idle timeout, close by the client, or Stop()
+  buffer_.commit(n);
+  co_return true;
+}
+
+net::awaitable<void> HttpServer::Impl::Connection::Run() {
+  auto self = shared_from_this();
+  const HttpServerOptions& opt = server_.options();
+  HttpHandler& handler = server_.handler();
+  beast::error_code ignored;
+  stream_.socket().set_option(tcp::no_delay(true), ignored);
+  const uint64_t raw_body_limit = opt.max_body_bytes + opt.max_body_bytes / 32 + (1 << 20);
+
+  while (co_await WaitForRequest()) {
+    http::request_parser<http::buffer_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(std::min<uint64_t>(opt.max_header_bytes, UINT32_MAX)));
+    parser.body_limit(raw_body_limit);
+    stream_.expires_after(opt.header_timeout);
+    auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser, kNoThrow);
+    (void)n;
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+      co_await Write(handler.Failure(HttpFailure::kHeaderTooLarge, ec.message()), false);
+      break;
+    }
+    if (ec == beast::error::timeout || ec == net::error::eof || ec == net::error::operation_aborted ||
+        ec == net::error::connection_reset) {
+      break;
+    }
+    if (ec) {
+      co_await Write(handler.Failure(HttpFailure::kBadRequest, ec.message()), false);
+      break;
+    }
+    if (auto problem = FramingProblem(parser)) {
+      co_await Write(handler.Failure(HttpFailure::kBadRequest, *problem), false);
+      break;
+    }
+
+    HttpRequestHead head = MakeHead(parser);
+    const bool head_only = head.method == "HEAD";
+    const bool expects_continue =
+        beast::iequals(parser.get()[http::field::expect], "100-continue");
+    const bool keep_alive = parser.get().keep_alive();
+
+    std::unique_ptr<Exchange> exchange = handler.NewExchange(head);
+    std::optional<HttpResponse> response = co_await Step<std::optional<HttpResponse>>(
+        [&exchange] { return exchange->Begin(); });
+    bool body_unread = false;
+    if (response) {
+      body_unread = !parser.is_done();
+    } else {
+      if (expects_continue && !parser.is_done()) {
+        http::response<http::empty_body> cont{http::status::continue_, 11};
+        stream_.expires_after(opt.write_timeout);
+        auto [wec, wn] = co_await http::async_write(stream_, cont, kNoThrow);
+        (void)wn;
+        if (wec) break;
+      }
+      response = co_await ReadBody(parser, *exchange, head);
+      if (!response) break;  // the client went away: nothing to answer
+      body_unread = !parser.is_done();
+      if (!body_unread && response->status == 0) response.reset();
+      if (!response) {
+        response = co_await Step<HttpResponse>([&exchange] { return exchange->End(); });
+      }
+    }
+    exchange.reset();  // aborts whatever End() did not commit
+    if (body_unread || !keep_alive || server_.stopping()) response->close = true;
+    const bool close = response->close;
+    const bool written = co_await Write(std::move(*response), head_only);
+    if (!written) break;
+    if (close) {
+      if (body_unread) co_await Linger();
+      break;
+    }
+  }
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_.close();
+  server_.Unregister(this);
+}
+
+// Feeds the body to the exchange chunk by chunk. Returns an early response from the exchange
+// or a failure response (the connection then closes), a response with status 0 when the body
+// was read completely, or nullopt when the client disappeared.
+net::awaitable<std::optional<HttpResponse>> HttpServer::Impl::Connection::ReadBody(
+    http::request_parser<http::buffer_body>& parser, Exchange& exchange, const HttpRequestHead&) {
+  HttpHandler& handler = server_.handler();
+  stream_.expires_after(server_.options().body_timeout);
+  while (!parser.is_done()) {
+    auto& body = parser.get().body();
+    body.data = chunk_.data();
+    body.size = chunk_.size();
+    auto [ec, n] = co_await http::async_read(stream_, buffer_, parser, kNoThrow);
+    (void)n;
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec == http::error::body_limit) {
+      HttpResponse r = handler.Failure(HttpFailure::kBodyTooLarge, "body over max_body_bytes");
+      r.close = true;
+      co_return r;
+    }
+    if (ec == beast::error::timeout) {
+      HttpResponse r = handler.Failure(HttpFailure::kRequestTimeout, "body_timeout");
+      r.close = true;
+      co_return r;
+    }
+    if (ec == http::error::partial_message || ec == net::error::eof ||
+        ec == net::error::connection_reset || ec == net::error::operation_aborted) {
+      co_return std::nullopt;
+    }
+    if (ec) {
+      HttpResponse r = handler.Failure(HttpFailure::kBadRequest, ec.message());
+      r.close = true;
+      co_return r;
+    }
+    const size_t got = chunk_.size() - parser.get().body().size;
+    if (got == 0) continue;
+    std::string_view chunk(chunk_.data(), got);
+    std::optional<HttpResponse> early = co_await Step<std::optional<HttpResponse>>(
+        [&exchange, chunk] { return exchange.Body(chunk); });
+    if (early) {
+      early->close = true;
+      co_return early;
+    }
+  }
+  HttpResponse done;
+  done.status = 0;
+  co_return done;
+}
+
+// Writes the response; false when the client is gone (the connection must close).
+net::awaitable<bool> HttpServer::Impl::Connection::Write(HttpResponse response, bool head_only) {
+  const HttpServerOptions& opt = server_.options();
+  http::response<http::string_body> res;
+  res.version(11);
+  res.result(static_cast<unsigned>(response.status));
+  for (HttpHeader& h : response.headers) res.insert(h.name, h.value);
+  const uint64_t length = response.content_length.value_or(
+      response.stream ? 0 : static_cast<uint64_t>(response.body.size()));
+  if (response.status != 204 && response.status != 304) res.content_length(length);
+  res.keep_alive(!response.close);
+  const bool stream_body = response.stream && !head_only;
+  if (!head_only && !response.stream) res.body() = std::move(response.body);
+
+  stream_.expires_after(opt.write_timeout);
+  {
+    auto [ec, n] = co_await http::async_write(stream_, res, kNoThrow);
+    (void)n;
+    if (ec) co_return false;
+  }
+  if (!stream_body) co_return true;
+
+  uint64_t sent = 0;
+  BodySource* source = response.stream.get();
+  std::span<char> buf(chunk_.data(), chunk_.size());
+  while (sent < length) {
+    Result<size_t> got = co_await OnPool(server_.pool(), [source, buf]() -> Result<size_t> {
+      try {
+        return source->Read(buf);
+      } catch (...) {
+        return Status::Internal("body source threw");
+      }
+    });
+    if (!got.ok() || *got == 0) {
+      // The status line is gone; the only way to tell the client is to cut the body short.
+      LogError("response body ended early", {{"sent", sent}, {"length", length},
+                                            {"error", got.ok() ? "eof" : got.status().ToString()}});
+      co_return false;
+    }
+    const size_t take = static_cast<size_t>(std::min<uint64_t>(*got, length - sent));
+    stream_.expires_after(opt.write_timeout);
+    auto [ec, n] = co_await net::async_write(stream_, net::buffer(chunk_.data(), take), kNoThrow);
+    (void)n;
+    if (ec) co_return false;
+    sent += take;
+  }
+  co_return true;
+}
+
+net::awaitable<void> HttpServer::Impl::Connection::Linger() {
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.expires_after(kLingerTime);
+  size_t drained = 0;
+  while (drained < kLingerMaxBytes) {
+    auto [ec, n] = co_await stream_.async_read_some(net::buffer(chunk_), kNoThrow);
+    if (ec) break;
+    drained += n;
+  }
+}
+
+void HttpServer::Impl::Register(Connection* c) {
+  std::lock_guard lock(mu_);
+  connections_.insert(c);
+}
+
+void HttpServer::Impl::Unregister(Connection* c) {
+  std::lock_guard lock(mu_);
+  connections_.erase(c);
+  active_.fetch_sub(1);
+  drained_.notify_all();
+}
+
+net::awaitable<void> HttpServer::Impl::Reject(tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  HttpResponse r = handler_->Failure(HttpFailure::kTooManyConnections, "max_connections");
+  http::response<http::string_body> res{static_cast<http::status>(r.status), 11};
+  for (HttpHeader& h : r.headers) res.insert(h.name, h.value);
+  res.body() = std::move(r.body);
+  res.keep_alive(false);
+  res.prepare_payload();
+  stream.expires_after(kRejectWriteTime);
+  co_await http::async_write(stream, res, kNoThrow);
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  rejecting_.fetch_sub(1);
+}
+
+net::awaitable<void> HttpServer::Impl::AcceptLoop() {
+  net::steady_timer backoff(ioc_);
+  while (!stopping_.load()) {
+    auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(ioc_), kNoThrow);
+    if (ec == net::error::operation_aborted || stopping_.load()) break;
+    if (ec) {
+      // Out of file descriptors (EMFILE) and the like: accepting again at once would spin.
+      LogWarn("accept failed", {{"error", ec.message()}});
+      backoff.expires_after(std::chrono::milliseconds(50));
+      co_await backoff.async_wait(kNoThrow);
+      continue;
+    }
+    if (active_.load() >= options_.max_connections) {
+      if (rejecting_.load() >= options_.max_connections) continue;  // the socket just closes
+      rejecting_.fetch_add(1);
+      auto ex = socket.get_executor();
+      net::co_spawn(ex, Reject(std::move(socket)), net::detached);
+      continue;
+    }
+    active_.fetch_add(1);
+    auto ex = socket.get_executor();
+    auto connection = std::make_shared<Connection>(*this, std::move(socket));
+    Register(connection.get());
+    net::co_spawn(ex, connection->Run(), [](std::exception_ptr e) {
+      if (e) LogError("connection coroutine threw");
+    });
+  }
+}
+
+Status HttpServer::Impl::Start() {
+  beast::error_code ec;
+  const auto address = net::ip::make_address(options_.host, ec);
+  if (ec) return Status::InvalidArgument("cannot parse listen address \"" + options_.host + "\"");
+  const tcp::endpoint endpoint(address, static_cast<unsigned short>(options_.port));
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::IOError("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+                           ": " + ec.message());
+  }
+  port_ = acceptor_.local_endpoint().port();
+  net::co_spawn(ioc_, AcceptLoop(), net::detached);
+  for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
+    io_threads_.emplace_back([this] { ioc_.run(); });
+  }
+  started_ = true;
+  return Status::Ok();
+}
+
+void HttpServer::Impl::Stop(Duration grace) {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  stopping_.store(true);
+  net::post(ioc_, [this] {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+  });
+  auto for_each_connection = [this](auto action) {
+    std::lock_guard lock(mu_);
+    for (Connection* c : connections_) {
+      net::post(c->executor(), [self = c->shared_from_this(), action] { action(*self); });
+    }
+  };
+  for_each_connection([](Connection& c) { c.CloseIfIdle(); });
+  {
+    std::unique_lock lock(mu_);
+    drained_.wait_for(lock, grace, [this] { return connections_.empty(); });
+  }
+  for_each_connection([](Connection& c) { c.CloseNow(); });
+  {
+    // A connection cut off mid-step still waits for its store call to return.
+    std::unique_lock lock(mu_);
+    drained_.wait_for(lock, std::chrono::seconds(10), [this] { return connections_.empty(); });
+  }
+  ioc_.stop();
+  for (std::thread& t : io_threads_) t.join();
+  pool_.join();
+}
+
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler* handler)
+    : impl_(std::make_unique<Impl>(std::move(options), handler)) {}
+HttpServer::~HttpServer() { Stop(Duration{0}); }
+Status HttpServer::Start() { return impl_->Start(); }
+int HttpServer::port() const { return impl_->port(); }
+void HttpServer::Stop(Duration grace) { impl_->Stop(grace); }
+int HttpServer::active_connections() const { return impl_->active(); }
+
+}  // namespace thumbpipe::server
