@@ -14,12 +14,12 @@ Result<std::vector<DeadMessage>> SqliteQueue::ListDead(int limit, std::string_vi
   if (limit < 1) return Status::InvalidArgument("dlq list limit must be at least 1");
   std::vector<DeadMessage> out;
   const int64_t now = NowMs();
-  Status status = OpsTransaction([&]() -> Status {
+  Status status = GroupWrite([&]() -> Status {
     out.clear();
     THUMBPIPE_RETURN_IF_ERROR(Sweep(now));
     int64_t after_seq = 0;
     if (!after_id.empty()) {
-      THUMBPIPE_ASSIGN_OR_RETURN(StmtLease find, ops_db_.Cached(
+      THUMBPIPE_ASSIGN_OR_RETURN(StmtLease find, db_.Cached(
           "SELECT seq FROM messages WHERE id = ? AND queue = ?"));
       find->Bind(1, after_id).Bind(2, options_.name);
       THUMBPIPE_ASSIGN_OR_RETURN(const bool found, find->Step());
@@ -27,7 +27,7 @@ Result<std::vector<DeadMessage>> SqliteQueue::ListDead(int limit, std::string_vi
       after_seq = find->Int(0);
     }
     // A plain read: listing is not a receive and changes nothing.
-    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease list, ops_db_.Cached(
+    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease list, db_.Cached(
         "SELECT id, body, attributes, receive_count, sent_at, dead_at, reason FROM messages "
         "WHERE queue = ? AND dead = 1 AND seq > ? ORDER BY seq LIMIT ?"));
     list->Bind(1, options_.name).Bind(2, after_seq).Bind(3, int64_t{limit});
@@ -56,17 +56,17 @@ Result<int64_t> SqliteQueue::RedriveSome(std::span<const std::string> ids, int64
   constexpr const char* kSet =
       "UPDATE messages SET dead = 0, dead_at = NULL, reason = NULL, receive_count = 0, "
       "receipt = NULL, received_at = NULL, visible_at = ? ";
-  THUMBPIPE_RETURN_IF_ERROR(OpsTransaction([&]() -> Status {
+  THUMBPIPE_RETURN_IF_ERROR(GroupWrite([&]() -> Status {
     moved = 0;
     if (ids.empty()) {
-      THUMBPIPE_ASSIGN_OR_RETURN(StmtLease all, ops_db_.Cached(std::string(kSet) +
+      THUMBPIPE_ASSIGN_OR_RETURN(StmtLease all, db_.Cached(std::string(kSet) +
           "WHERE seq IN (SELECT seq FROM messages WHERE queue = ? AND dead = 1 "
           "ORDER BY seq LIMIT ?)"));
       all->Bind(1, now).Bind(2, options_.name).Bind(3, limit);
       THUMBPIPE_ASSIGN_OR_RETURN(moved, all->Run());
       return Status::Ok();
     }
-    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease one, ops_db_.Cached(std::string(kSet) +
+    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease one, db_.Cached(std::string(kSet) +
         "WHERE queue = ? AND id = ? AND dead = 1"));
     for (const std::string& id : ids) {
       one->Reset();

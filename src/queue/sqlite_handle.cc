@@ -96,12 +96,20 @@ Result<Db> Db::Open(const std::string& path, Sync sync, int busy_timeout_ms) {
     if (s.ok()) break;
     if (!IsBusy(s) || attempt >= kMaxBusyRetries) return s;
   }
-  THUMBPIPE_RETURN_IF_ERROR(db.Exec(sync == Sync::kFull ? "PRAGMA synchronous=FULL"
-                                                        : "PRAGMA synchronous=NORMAL"));
+  db.sync_ = sync == Sync::kFull ? Sync::kNormal : Sync::kFull;  // so that the next line sets it
+  THUMBPIPE_RETURN_IF_ERROR(db.SetSynchronous(sync));
   // When a checkpoint lets the WAL start over, its file is cut back to this size, so a burst
   // does not leave a huge file behind.
   THUMBPIPE_RETURN_IF_ERROR(db.Exec("PRAGMA journal_size_limit=67108864"));
   return db;
+}
+
+Status Db::SetSynchronous(Sync sync) {
+  if (sync == sync_) return Status::Ok();
+  THUMBPIPE_RETURN_IF_ERROR(Exec(sync == Sync::kFull ? "PRAGMA synchronous=FULL"
+                                                     : "PRAGMA synchronous=NORMAL"));
+  sync_ = sync;
+  return Status::Ok();
 }
 
 Status Db::Exec(std::string_view sql) {

@@ -86,6 +86,10 @@ class Db {
 
   static Result<Db> Open(const std::string& path, Sync sync, int busy_timeout_ms);
 
+  // Sets PRAGMA synchronous for the transactions that follow (a no-op when it is already
+  // `sync`). REQUIRES: no transaction open (SQLite refuses the change inside one).
+  Status SetSynchronous(Sync sync);
+
   // Runs SQL without results (several statements allowed).
   Status Exec(std::string_view sql);
   Result<Stmt> Prepare(std::string_view sql);
@@ -119,6 +123,7 @@ class Db {
  private:
   std::unique_ptr<sqlite3, SqliteCloser> db_;
   std::map<std::string, std::unique_ptr<Stmt>, std::less<>> cache_;
+  Sync sync_ = Sync::kFull;  // the connection's synchronous level (SetSynchronous)
 };
 
 }  // namespace thumbpipe::queue

@@ -1,18 +1,19 @@
 // SqliteQueue: the Queue interface on one SQLite file. Layout in sqlite_schema.h.
 //
-// Three connections per queue object:
-//  - send_db_ carries only sends, at synchronous=FULL (durability full). Sends are
-//    group-committed (CommitSends). With durability normal, sends use ops_db_ instead (same
-//    synchronous level), so that SQLite does not drop a connection's page cache at every
-//    switch of connection (it does when another connection wrote since).
-//  - ops_db_ carries receives, acks, visibility changes, the DLQ tools and stats, always at
-//    synchronous=NORMAL: losing such a commit on power loss only makes a message be delivered
-//    again, which at-least-once allows, so paying an fsync for it buys nothing.
+// Two connections per queue object:
+//  - db_ carries every read and write of the queue: sends, receives, acks, visibility
+//    changes, the DLQ tools and stats. Its synchronous level is set per transaction: FULL
+//    for sends with durability full, NORMAL for everything else (losing a receive or an ack
+//    on power loss only makes a message be delivered again, which at-least-once allows, so
+//    paying an fsync for it buys nothing; a send's FULL commit syncs the WAL, and with it
+//    every earlier commit). One connection rather than one per level, because SQLite drops
+//    a connection's whole page cache when another connection wrote since its last
+//    transaction, which alternating connections would do at every transaction.
 //  - checkpoint_db_ belongs to the checkpointer thread (RunCheckpointer), which replaces
 //    SQLite's automatic checkpoint so that no commit waits for one.
-// write_mu_ serialises this object's write transactions across the connections, so threads
-// of one process queue on a mutex instead of in SQLite's sleeping busy handler; other
-// processes are arbitrated by busy_timeout and Db::Transaction's retries.
+// write_mu_ serialises this object's write transactions (and the checkpointer's RESTART), so
+// threads of one process queue on a mutex instead of in SQLite's sleeping busy handler;
+// other processes are arbitrated by busy_timeout and Db::Transaction's retries.
 #include "queue/sqlite_queue.h"
 
 #include <regex>
@@ -31,15 +32,15 @@ namespace {
 
 constexpr uint64_t kMaxBatchBytes = 1 << 20;  // SQS's limit on a SendMessageBatch payload
 // The WAL size (pages) past which the checkpointer also waits for readers and writers
-// (RESTART), so that the WAL starts over: 16 MiB at 4 KiB pages. (SqliteQueue::
-// kCheckpointPages, SQLite's own default threshold, is what wakes it.)
-constexpr int kRestartPages = 4096;
+// (RESTART), so that the WAL starts over: 64 MiB at 4 KiB pages, journal_size_limit.
+// (SqliteQueue::kCheckpointPages is what wakes it.)
+constexpr int kRestartPages = 16384;
 
 }  // namespace
 
 Status SqliteQueue::Init() {
-  std::scoped_lock lock(ops_mu_, write_mu_);
-  THUMBPIPE_ASSIGN_OR_RETURN(Stmt version, ops_db_.Prepare("PRAGMA user_version"));
+  std::scoped_lock lock(db_mu_, write_mu_);
+  THUMBPIPE_ASSIGN_OR_RETURN(Stmt version, db_.Prepare("PRAGMA user_version"));
   THUMBPIPE_ASSIGN_OR_RETURN(bool has_row, version.Step());
   if (has_row && version.Int(0) > kSchemaVersion) {
     return Status::FailedPrecondition(fmt::format(
@@ -47,10 +48,10 @@ Status SqliteQueue::Init() {
         version.Int(0), kSchemaVersion));
   }
   version.Reset();
-  const Status created = ops_db_.Transaction([&]() -> Status {
-    THUMBPIPE_RETURN_IF_ERROR(ops_db_.Exec(kSchemaSql));
-    THUMBPIPE_RETURN_IF_ERROR(ops_db_.Exec(fmt::format("PRAGMA user_version={}", kSchemaVersion)));
-    THUMBPIPE_ASSIGN_OR_RETURN(Stmt upsert, ops_db_.Prepare(R"sql(
+  const Status created = db_.Transaction([&]() -> Status {
+    THUMBPIPE_RETURN_IF_ERROR(db_.Exec(kSchemaSql));
+    THUMBPIPE_RETURN_IF_ERROR(db_.Exec(fmt::format("PRAGMA user_version={}", kSchemaVersion)));
+    THUMBPIPE_ASSIGN_OR_RETURN(Stmt upsert, db_.Prepare(R"sql(
       INSERT INTO queues(name, created_at, visibility_timeout_ms, max_receive_count, retention_ms,
                          dlq_retention_ms, delay_ms, max_message_bytes)
       VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -63,8 +64,7 @@ Status SqliteQueue::Init() {
     return upsert.Run().status();
   });
   if (!created.ok()) return created;
-  send_db_.SetWalHook(&SqliteQueue::OnWalCommit, this);
-  ops_db_.SetWalHook(&SqliteQueue::OnWalCommit, this);
+  db_.SetWalHook(&SqliteQueue::OnWalCommit, this);
   checkpointer_ = std::thread([this] { RunCheckpointer(); });
   return Status::Ok();
 }
@@ -179,76 +179,21 @@ Result<std::vector<Result<std::string>>> SqliteQueue::SendBatch(
 }
 
 Status SqliteQueue::CommitSends(std::span<const NewRow> rows) {
-  // Leader/follower group commit: whoever finds no leader at work takes every request queued
-  // so far (its own included), commits them in one transaction and hands each its outcome.
-  // Requests that arrive meanwhile form the next group, so groups grow with the load and a
-  // lone sender never waits for company.
-  SendRequest request{rows, Status::Ok(), false};
-  std::unique_lock lock(group_mu_);
-  pending_.push_back(&request);
-  while (!request.done) {
-    if (leader_active_) {
-      group_cv_.wait(lock);
-      continue;
-    }
-    leader_active_ = true;
-    std::vector<SendRequest*> group;
-    group.swap(pending_);
-    lock.unlock();
-    std::vector<std::span<const NewRow>> batches;
-    for (SendRequest* r : group) batches.push_back(r->rows);
-    const Status status = InsertGroup(batches);
-    lock.lock();
-    for (SendRequest* r : group) {
-      r->status = status;
-      r->done = true;
-    }
-    leader_active_ = false;
-    group_cv_.notify_all();
-  }
-  lock.unlock();
-  if (request.status.ok()) Notify();
-  return request.status;
-}
-
-Status SqliteQueue::InsertGroup(const std::vector<std::span<const NewRow>>& group) {
-  if (!options_.durable_sends) {
-    // Same synchronous level as ops_db_: share its connection, so that its page cache stays
-    // warm (SQLite drops a connection's whole cache when another connection wrote since its
-    // last transaction, which alternating connections would do at every transaction).
-    std::scoped_lock lock(ops_mu_, write_mu_);
-    return InsertGroupOn(ops_db_, group);
-  }
-  std::scoped_lock lock(write_mu_);
-  return InsertGroupOn(send_db_, group);
-}
-
-Status SqliteQueue::InsertGroupOn(Db& db,
-                                  const std::vector<std::span<const NewRow>>& group) {
-  int64_t n = 0;
-  Status status = db.Transaction([&]() -> Status {
-    n = 0;
-    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease insert, db.Cached(
-        "INSERT INTO messages(queue, id, body, attributes, sent_at, visible_at) "
-        "VALUES(?, ?, ?, ?, ?, ?)"));
-    for (std::span<const NewRow> rows : group) {
-      for (const NewRow& row : rows) {
-        insert->Reset();
-        insert->Bind(1, options_.name).Bind(2, row.id).BindBlob(3, row.body)
-            .BindBlob(4, row.attributes).Bind(5, row.sent_at).Bind(6, row.visible_at);
-        THUMBPIPE_RETURN_IF_ERROR(insert->Run().status());
-        ++n;
-      }
-    }
-    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease count,
-                               db.Cached("UPDATE queues SET sent = sent + ? WHERE name = ?"));
-    count->Bind(1, n).Bind(2, options_.name);
-    return count->Run().status();
-  });
-  if (status.ok()) {
-    sends_committed_ += n;
-    ++commits_;
-  }
+  const Status status = GroupWrite(
+      [&]() -> Status {
+        THUMBPIPE_ASSIGN_OR_RETURN(StmtLease insert, db_.Cached(
+            "INSERT INTO messages(queue, id, body, attributes, sent_at, visible_at) "
+            "VALUES(?, ?, ?, ?, ?, ?)"));
+        for (const NewRow& row : rows) {
+          insert->Reset();
+          insert->Bind(1, options_.name).Bind(2, row.id).BindBlob(3, row.body)
+              .BindBlob(4, row.attributes).Bind(5, row.sent_at).Bind(6, row.visible_at);
+          THUMBPIPE_RETURN_IF_ERROR(insert->Run().status());
+        }
+        return AddCounter("sent", static_cast<int64_t>(rows.size()));
+      },
+      options_.durable_sends, static_cast<int64_t>(rows.size()));
+  if (status.ok()) Notify();
   return status;
 }
 
@@ -260,15 +205,10 @@ void SqliteQueue::Notify() {
   notify_cv_.notify_all();
 }
 
-Status SqliteQueue::OpsTransaction(const std::function<Status()>& body) {
-  std::scoped_lock lock(ops_mu_, write_mu_);
-  return ops_db_.Transaction(body);
-}
-
 Status SqliteQueue::AddCounter(std::string_view column, int64_t n) {
   if (n == 0) return Status::Ok();
   // `column` is one of this file's literals, never input.
-  THUMBPIPE_ASSIGN_OR_RETURN(StmtLease stmt, ops_db_.Cached(fmt::format(
+  THUMBPIPE_ASSIGN_OR_RETURN(StmtLease stmt, db_.Cached(fmt::format(
       "UPDATE queues SET {0} = {0} + ? WHERE name = ?", column)));
   stmt->Bind(1, n).Bind(2, options_.name);
   return stmt->Run().status();
@@ -310,13 +250,10 @@ Status CheckOptions(const SqliteQueueOptions& o) {
 Result<std::unique_ptr<Queue>> OpenSqliteQueue(const SqliteQueueOptions& options) {
   THUMBPIPE_RETURN_IF_ERROR(CheckOptions(options));
   const std::string path = options.path.string();
-  THUMBPIPE_ASSIGN_OR_RETURN(
-      Db send_db,
-      Db::Open(path, options.durable_sends ? Db::Sync::kFull : Db::Sync::kNormal, kBusyTimeoutMs));
-  THUMBPIPE_ASSIGN_OR_RETURN(Db ops_db, Db::Open(path, Db::Sync::kNormal, kBusyTimeoutMs));
+  THUMBPIPE_ASSIGN_OR_RETURN(Db db, Db::Open(path, Db::Sync::kNormal, kBusyTimeoutMs));
   THUMBPIPE_ASSIGN_OR_RETURN(Db checkpoint_db, Db::Open(path, Db::Sync::kNormal, kBusyTimeoutMs));
-  auto queue = std::make_unique<internal::SqliteQueue>(options, std::move(send_db),
-                                                       std::move(ops_db), std::move(checkpoint_db));
+  auto queue = std::make_unique<internal::SqliteQueue>(options, std::move(db),
+                                                       std::move(checkpoint_db));
   THUMBPIPE_RETURN_IF_ERROR(queue->Init());
   return std::unique_ptr<Queue>(std::move(queue));
 }

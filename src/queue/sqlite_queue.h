@@ -3,8 +3,9 @@
 // `worker` processes on one machine). The dead-letter queue of queue NAME lives in the same
 // file: its messages are the queue's rows flagged dead (tools may call it NAME-dlq).
 //
-// Concurrent Send/SendBatch calls on one queue object share one commit (group commit), so
-// durable sends from many threads are not limited to one fsync each.
+// Concurrent writes on one queue object (sends, receives, acks, ...) share one commit (group
+// commit), so durable sends from many threads are not limited to one fsync each and a
+// consumer's receive or ack rides in the producers' commit.
 #pragma once
 
 #include <filesystem>

@@ -28,7 +28,7 @@ Result<int64_t> ParseReceipt(std::string_view receipt) {
 Status SqliteQueue::Sweep(int64_t now) {
   int64_t expired = 0;
   {
-    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease stmt, ops_db_.Cached(
+    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease stmt, db_.Cached(
         "DELETE FROM messages WHERE queue = ? AND dead = ? AND sent_at <= ?"));
     stmt->Bind(1, options_.name).Bind(2, int64_t{0}).Bind(3, now - options_.retention.count());
     THUMBPIPE_ASSIGN_OR_RETURN(const int64_t live, stmt->Run());
@@ -83,14 +83,14 @@ Result<std::vector<Message>> SqliteQueue::ReceiveOnce(int max, int64_t visibilit
   {
     // A read first: idle long polls (every cross_process_poll, in every process) then never
     // take the write lock that senders need.
-    std::scoped_lock lock(ops_mu_);
-    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease probe, ops_db_.Cached(
+    std::scoped_lock lock(db_mu_);
+    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease probe, db_.Cached(
         "SELECT 1 FROM messages WHERE queue = ? AND dead = 0 AND visible_at <= ? LIMIT 1"));
     probe->Bind(1, options_.name).Bind(2, now);
     THUMBPIPE_ASSIGN_OR_RETURN(const bool any, probe->Step());
     if (!any) return out;
   }
-  Status status = OpsTransaction([&]() -> Status {
+  Status status = GroupWrite([&]() -> Status {
     out.clear();  // the body may run again after a busy retry
     THUMBPIPE_RETURN_IF_ERROR(Sweep(now));
     int64_t dead_lettered = 0;
@@ -101,7 +101,7 @@ Result<std::vector<Message>> SqliteQueue::ReceiveOnce(int max, int64_t visibilit
       };
       std::vector<Row> rows;
       {
-        THUMBPIPE_ASSIGN_OR_RETURN(StmtLease select, ops_db_.Cached(
+        THUMBPIPE_ASSIGN_OR_RETURN(StmtLease select, db_.Cached(
             "SELECT seq, id, body, attributes, sent_at, receive_count FROM messages "
             "WHERE queue = ? AND dead = 0 AND visible_at <= ? ORDER BY visible_at LIMIT ?"));
         select->Bind(1, options_.name).Bind(2, now).Bind(3, int64_t(max - out.size()));
@@ -120,7 +120,7 @@ Result<std::vector<Message>> SqliteQueue::ReceiveOnce(int max, int64_t visibilit
       for (Row& row : rows) {
         if (row.receive_count + 1 > options_.max_receive_count) {
           // SQS moves the message on the receive that would exceed the count.
-          THUMBPIPE_ASSIGN_OR_RETURN(StmtLease kill, ops_db_.Cached(
+          THUMBPIPE_ASSIGN_OR_RETURN(StmtLease kill, db_.Cached(
               "UPDATE messages SET dead = 1, dead_at = ?, receipt = NULL, reason = ? "
               "WHERE seq = ?"));
           kill->Bind(1, now)
@@ -132,7 +132,7 @@ Result<std::vector<Message>> SqliteQueue::ReceiveOnce(int max, int64_t visibilit
         }
         row.message.receipt = fmt::format("{}.{}", row.seq, NewNonce());
         row.message.receive_count = static_cast<int>(row.receive_count + 1);
-        THUMBPIPE_ASSIGN_OR_RETURN(StmtLease take, ops_db_.Cached(
+        THUMBPIPE_ASSIGN_OR_RETURN(StmtLease take, db_.Cached(
             "UPDATE messages SET receive_count = receive_count + 1, receipt = ?, "
             "visible_at = ?, received_at = ? WHERE seq = ?"));
         take->Bind(1, row.message.receipt).Bind(2, now + visibility_ms).Bind(3, now).Bind(4, row.seq);
@@ -150,7 +150,7 @@ Result<std::vector<Message>> SqliteQueue::ReceiveOnce(int max, int64_t visibilit
 
 Result<HeldRow> SqliteQueue::Hold(std::string_view receipt) {
   THUMBPIPE_ASSIGN_OR_RETURN(const int64_t seq, ParseReceipt(receipt));
-  THUMBPIPE_ASSIGN_OR_RETURN(StmtLease stmt, ops_db_.Cached(
+  THUMBPIPE_ASSIGN_OR_RETURN(StmtLease stmt, db_.Cached(
       "SELECT receipt, dead, received_at FROM messages WHERE seq = ? AND queue = ?"));
   stmt->Bind(1, seq).Bind(2, options_.name);
   THUMBPIPE_ASSIGN_OR_RETURN(const bool found, stmt->Step());
@@ -164,9 +164,9 @@ Result<HeldRow> SqliteQueue::Hold(std::string_view receipt) {
 }
 
 Status SqliteQueue::Remove(std::string_view receipt) {
-  return OpsTransaction([&]() -> Status {
+  return GroupWrite([&]() -> Status {
     THUMBPIPE_ASSIGN_OR_RETURN(const HeldRow row, Hold(receipt));
-    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease del, ops_db_.Cached("DELETE FROM messages WHERE seq = ?"));
+    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease del, db_.Cached("DELETE FROM messages WHERE seq = ?"));
     del->Bind(1, row.seq);
     THUMBPIPE_RETURN_IF_ERROR(del->Run().status());
     return AddCounter("removed", 1);
@@ -180,7 +180,7 @@ Result<std::vector<Status>> SqliteQueue::RemoveBatch(std::span<const std::string
                                                receipts.size(), kMaxBatchEntries));
   }
   std::vector<Status> results;
-  Status status = OpsTransaction([&]() -> Status {
+  Status status = GroupWrite([&]() -> Status {
     results.assign(receipts.size(), Status::Ok());  // the body may run again after a busy retry
     int64_t removed = 0;
     for (size_t i = 0; i < receipts.size(); ++i) {
@@ -194,7 +194,7 @@ Result<std::vector<Status>> SqliteQueue::RemoveBatch(std::span<const std::string
         results[i] = row.status();
         continue;
       }
-      THUMBPIPE_ASSIGN_OR_RETURN(StmtLease del, ops_db_.Cached("DELETE FROM messages WHERE seq = ?"));
+      THUMBPIPE_ASSIGN_OR_RETURN(StmtLease del, db_.Cached("DELETE FROM messages WHERE seq = ?"));
       del->Bind(1, row->seq);
       THUMBPIPE_RETURN_IF_ERROR(del->Run().status());
       ++removed;
@@ -211,7 +211,7 @@ Status SqliteQueue::ChangeVisibility(std::string_view receipt, Duration timeout)
         fmt::format("visibility {}: must be 0-12h", FormatDuration(timeout)));
   }
   const int64_t now = NowMs();
-  Status status = OpsTransaction([&]() -> Status {
+  Status status = GroupWrite([&]() -> Status {
     THUMBPIPE_ASSIGN_OR_RETURN(const HeldRow row, Hold(receipt));
     if (now + timeout.count() > row.received_at + kMaxVisibility.count()) {
       // SQS rejects, not clamps, a total visibility over 12 h since the receive.
@@ -219,7 +219,7 @@ Status SqliteQueue::ChangeVisibility(std::string_view receipt, Duration timeout)
           "visibility {}: the message would stay hidden more than 12h after its receive",
           FormatDuration(timeout)));
     }
-    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease upd, ops_db_.Cached(
+    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease upd, db_.Cached(
         "UPDATE messages SET visible_at = ? WHERE seq = ?"));
     upd->Bind(1, now + timeout.count()).Bind(2, row.seq);
     return upd->Run().status();
@@ -230,9 +230,9 @@ Status SqliteQueue::ChangeVisibility(std::string_view receipt, Duration timeout)
 
 Status SqliteQueue::DeadLetter(std::string_view receipt, std::string_view reason) {
   const int64_t now = NowMs();
-  return OpsTransaction([&]() -> Status {
+  return GroupWrite([&]() -> Status {
     THUMBPIPE_ASSIGN_OR_RETURN(const HeldRow row, Hold(receipt));
-    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease kill, ops_db_.Cached(
+    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease kill, db_.Cached(
         "UPDATE messages SET dead = 1, dead_at = ?, receipt = NULL, reason = ? WHERE seq = ?"));
     kill->Bind(1, now).Bind(2, reason).Bind(3, row.seq);
     THUMBPIPE_RETURN_IF_ERROR(kill->Run().status());
@@ -244,9 +244,9 @@ Result<QueueStats> SqliteQueue::Stats() {
   QueueStats stats;
   const int64_t now = NowMs();
   // A write transaction because expired messages are swept (and counted) first.
-  Status status = OpsTransaction([&]() -> Status {
+  Status status = GroupWrite([&]() -> Status {
     THUMBPIPE_RETURN_IF_ERROR(Sweep(now));
-    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease counts, ops_db_.Cached(R"sql(
+    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease counts, db_.Cached(R"sql(
       SELECT COALESCE(SUM(dead = 0 AND visible_at <= ?1), 0),
              COALESCE(SUM(dead = 0 AND visible_at > ?1 AND receive_count > 0), 0),
              COALESCE(SUM(dead = 0 AND visible_at > ?1 AND receive_count = 0), 0),
@@ -260,7 +260,7 @@ Result<QueueStats> SqliteQueue::Stats() {
     stats.delayed = counts->Int(2);
     stats.dead = counts->Int(3);
     stats.oldest_age = counts->IsNull(4) ? Duration{0} : Duration{std::max<int64_t>(0, now - counts->Int(4))};
-    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease totals, ops_db_.Cached(
+    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease totals, db_.Cached(
         "SELECT sent, received, removed, dead_lettered, expired FROM queues WHERE name = ?"));
     totals->Bind(1, options_.name);
     THUMBPIPE_ASSIGN_OR_RETURN(const bool found, totals->Step());
@@ -280,8 +280,8 @@ Result<int64_t> SqliteQueue::Purge() { return DeleteAll(false); }
 
 Result<int64_t> SqliteQueue::DeleteAll(bool dead) {
   int64_t n = 0;
-  THUMBPIPE_RETURN_IF_ERROR(OpsTransaction([&]() -> Status {
-    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease del, ops_db_.Cached(
+  THUMBPIPE_RETURN_IF_ERROR(GroupWrite([&]() -> Status {
+    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease del, db_.Cached(
         "DELETE FROM messages WHERE queue = ? AND dead = ?"));
     del->Bind(1, options_.name);
     del->Bind(2, int64_t{dead ? 1 : 0});
