@@ -85,7 +85,7 @@ void FuzzChunked(uint8_t selector, uint8_t step, uint16_t length, std::string_vi
   o.mode = kModes[selector % 3];
   o.decoded_length = length;
   if (o.mode != PayloadMode::kStreamingUnsignedTrailer) o.signing = Context();
-  if (HasTrailer(o.mode)) o.trailer_checksum = static_cast<ChecksumAlgorithm>((selector / 3) % 4);
+  if (HasTrailer(o.mode)) o.trailer_checksum = static_cast<ChecksumAlgorithm>((selector / 3) % 5);
   auto whole = AwsChunkedDecoder::Create(o);
   auto sliced = AwsChunkedDecoder::Create(o);
   Check(whole.ok() && sliced.ok(), "valid options refused");

@@ -13,6 +13,7 @@ std::string_view ChecksumAlgorithmName(ChecksumAlgorithm algorithm) {
     case ChecksumAlgorithm::kCrc32c: return "CRC32C";
     case ChecksumAlgorithm::kSha1: return "SHA1";
     case ChecksumAlgorithm::kSha256: return "SHA256";
+    case ChecksumAlgorithm::kCrc64Nvme: return "CRC64NVME";
   }
   return "";
 }
@@ -23,13 +24,14 @@ std::string_view ChecksumHeaderName(ChecksumAlgorithm algorithm) {
     case ChecksumAlgorithm::kCrc32c: return "x-amz-checksum-crc32c";
     case ChecksumAlgorithm::kSha1: return "x-amz-checksum-sha1";
     case ChecksumAlgorithm::kSha256: return "x-amz-checksum-sha256";
+    case ChecksumAlgorithm::kCrc64Nvme: return "x-amz-checksum-crc64nvme";
   }
   return "";
 }
 
 std::optional<ChecksumAlgorithm> ChecksumAlgorithmFromHeader(std::string_view name) {
   for (auto a : {ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c, ChecksumAlgorithm::kSha1,
-                 ChecksumAlgorithm::kSha256}) {
+                 ChecksumAlgorithm::kSha256, ChecksumAlgorithm::kCrc64Nvme}) {
     if (EqualsIgnoreCase(name, ChecksumHeaderName(a))) return a;
   }
   return std::nullopt;
@@ -41,6 +43,7 @@ std::size_t ChecksumDigestSize(ChecksumAlgorithm algorithm) {
     case ChecksumAlgorithm::kCrc32c: return 4;
     case ChecksumAlgorithm::kSha1: return 20;
     case ChecksumAlgorithm::kSha256: return 32;
+    case ChecksumAlgorithm::kCrc64Nvme: return 8;
   }
   return 0;
 }
@@ -69,8 +72,9 @@ Checksummer& Checksummer::operator=(Checksummer&&) noexcept = default;
 void Checksummer::Update(std::string_view data) {
   if (data.empty()) return;
   switch (algorithm_) {
-    case ChecksumAlgorithm::kCrc32: crc_ = Crc32(data, crc_); break;
-    case ChecksumAlgorithm::kCrc32c: crc_ = Crc32c(data, crc_); break;
+    case ChecksumAlgorithm::kCrc32: crc_ = Crc32(data, static_cast<uint32_t>(crc_)); break;
+    case ChecksumAlgorithm::kCrc32c: crc_ = Crc32c(data, static_cast<uint32_t>(crc_)); break;
+    case ChecksumAlgorithm::kCrc64Nvme: crc_ = Crc64Nvme(data, crc_); break;
     default: EVP_DigestUpdate(digest_->md, data.data(), data.size());
   }
 }
@@ -82,8 +86,9 @@ std::string Checksummer::Finish() {
     EVP_DigestFinal_ex(digest_->md, out, &len);
     return std::string(reinterpret_cast<char*>(out), len);
   }
-  std::string out(4, '\0');
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((crc_ >> (24 - 8 * i)) & 0xFF);
+  const int n = static_cast<int>(ChecksumDigestSize(algorithm_));
+  std::string out(n, '\0');
+  for (int i = 0; i < n; ++i) out[i] = static_cast<char>((crc_ >> (8 * (n - 1 - i))) & 0xFF);
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Integrity checks on a request body that arrives in one piece (not aws-chunked):
 // x-amz-content-sha256 (signed hex hash), Content-MD5, and the flexible checksums
-// x-amz-checksum-crc32 | crc32c | sha1 | sha256 (base64 of the big-endian CRC or digest).
+// x-amz-checksum-crc32 | crc32c | crc64nvme | sha1 | sha256 (base64 of the big-endian CRC or
+// digest).
 // The same Checksummer checks the aws-chunked trailers (chunked.h).
 //
 // S3's answers: a hash that does not match -> XAmzContentSHA256Mismatch (sha256 header),
@@ -21,19 +22,23 @@
 
 namespace thumbpipe::sigv4 {
 
-enum class ChecksumAlgorithm { kCrc32, kCrc32c, kSha1, kSha256 };
+// CRC64NVME is what the newest AWS SDKs choose for full-object checksums; a client set to it
+// would otherwise fail every aws-chunked upload (x-amz-trailer names it).
+enum class ChecksumAlgorithm { kCrc32, kCrc32c, kSha1, kSha256, kCrc64Nvme };
 
 std::string_view ChecksumAlgorithmName(ChecksumAlgorithm algorithm);  // "CRC32C"
 std::string_view ChecksumHeaderName(ChecksumAlgorithm algorithm);     // "x-amz-checksum-crc32c"
 // From a header name in any case ("X-Amz-Checksum-CRC32" -> kCrc32); nullopt otherwise.
 std::optional<ChecksumAlgorithm> ChecksumAlgorithmFromHeader(std::string_view name);
-// Bytes of the raw digest: 4, 4, 20, 32.
+// Bytes of the raw digest: 4, 4, 20, 32, 8.
 std::size_t ChecksumDigestSize(ChecksumAlgorithm algorithm);
 
 // CRC-32 (ISO-HDLC, zlib's) and CRC-32C (Castagnoli, iSCSI), continuing from `crc`
 // (0 to start). CRC-32C uses SSE4.2 when the CPU has it and a slicing table otherwise.
 uint32_t Crc32(std::string_view data, uint32_t crc = 0);
 uint32_t Crc32c(std::string_view data, uint32_t crc = 0);
+// CRC-64/NVME (reflected polynomial 0x9A6C9329AC4BC9B5, check value 0xAE8B14860A799888).
+uint64_t Crc64Nvme(std::string_view data, uint64_t crc = 0);
 
 // An incremental checksum of one algorithm.
 class Checksummer {
@@ -51,7 +56,7 @@ class Checksummer {
 
  private:
   ChecksumAlgorithm algorithm_;
-  uint32_t crc_ = 0;
+  uint64_t crc_ = 0;
   struct Digest;
   std::unique_ptr<Digest> digest_;  // SHA-1 / SHA-256 state (EVP)
 };

@@ -44,6 +44,16 @@ TEST(Crc32c, HardwareAndTableAgreeAtEveryLengthAndAlignment) {
 
 TEST(Crc32, KnownValue) { EXPECT_EQ(Crc32("123456789"), 0xCBF43926u); }
 
+TEST(Crc64Nvme, KnownValuesAndIncremental) {
+  EXPECT_EQ(Crc64Nvme("123456789"), 0xAE8B14860A799888ull);
+  EXPECT_EQ(Crc64Nvme(""), 0u);
+  std::string data(1000, 'x');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7);
+  uint64_t crc = 0;
+  for (std::size_t i = 0; i < data.size(); i += 13) crc = Crc64Nvme(std::string_view(data).substr(i, 13), crc);
+  EXPECT_EQ(crc, Crc64Nvme(data));
+}
+
 TEST(Checksummer, Base64OfBigEndianDigests) {
   auto b64 = [](ChecksumAlgorithm a, std::string_view data) {
     Checksummer c(a);
@@ -55,8 +65,10 @@ TEST(Checksummer, Base64OfBigEndianDigests) {
   EXPECT_EQ(b64(ChecksumAlgorithm::kCrc32c, "123456789"), "4waSgw==");
   EXPECT_EQ(b64(ChecksumAlgorithm::kSha1, "hello world"), "Kq5sNclPz7QV2+lfQIuc6R7oRu0=");
   EXPECT_EQ(b64(ChecksumAlgorithm::kSha256, ""), "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+  EXPECT_EQ(b64(ChecksumAlgorithm::kCrc64Nvme, "hello world"), "jSnVw/bqjr4=");
   EXPECT_EQ(ChecksumAlgorithmFromHeader("X-Amz-Checksum-CRC32C"), ChecksumAlgorithm::kCrc32c);
-  EXPECT_FALSE(ChecksumAlgorithmFromHeader("x-amz-checksum-crc64nvme").has_value());
+  EXPECT_EQ(ChecksumAlgorithmFromHeader("x-amz-checksum-crc64nvme"), ChecksumAlgorithm::kCrc64Nvme);
+  EXPECT_FALSE(ChecksumAlgorithmFromHeader("x-amz-checksum-md5").has_value());
 }
 
 TEST(Base64, StrictDecoding) {
@@ -92,7 +104,7 @@ TEST(PayloadChecker, Sha256Md5AndChecksums) {
   EXPECT_EQ(Check({{"Content-MD5", "AAAA"}}, "").code(), S3Error::kInvalidDigest);
 
   for (auto a : {ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c, ChecksumAlgorithm::kSha1,
-                 ChecksumAlgorithm::kSha256}) {
+                 ChecksumAlgorithm::kSha256, ChecksumAlgorithm::kCrc64Nvme}) {
     SCOPED_TRACE(ChecksumAlgorithmName(a));
     Checksummer c(a);
     c.Update(body);

@@ -358,7 +358,7 @@ AuthResult<AwsChunkedDecoder> NewChunkedDecoder(const VerifiedRequest& verified,
     auto algorithm = ChecksumAlgorithmFromHeader(TrimBlanks(trailers[0]));
     if (!algorithm) {
       return AuthStatus(S3Error::kInvalidRequest,
-                        "x-amz-trailer must name one of x-amz-checksum-crc32, -crc32c, -sha1, -sha256");
+                        "x-amz-trailer must name one of x-amz-checksum-crc32, -crc32c, -crc64nvme, -sha1, -sha256");
     }
     options.trailer_checksum = algorithm;
   }

@@ -205,7 +205,8 @@ TEST_F(ChunkedTest, StrictLimits) {
 }
 
 constexpr ChecksumAlgorithm kAlgorithms[] = {ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c,
-                                             ChecksumAlgorithm::kSha1, ChecksumAlgorithm::kSha256};
+                                             ChecksumAlgorithm::kSha1, ChecksumAlgorithm::kSha256,
+                                             ChecksumAlgorithm::kCrc64Nvme};
 
 std::string SomeData(std::size_t n) {
   std::string s(n, '\0');
@@ -387,7 +388,7 @@ TEST_F(ChunkedTest, GarbageNeverCrashes) {
       o.mode = mode;
       o.decoded_length = rng() % 100000;
       if (mode != PayloadMode::kStreamingUnsignedTrailer) o.signing = ExampleContext();
-      if (HasTrailer(mode)) o.trailer_checksum = kAlgorithms[rng() % 4];
+      if (HasTrailer(mode)) o.trailer_checksum = kAlgorithms[rng() % std::size(kAlgorithms)];
       auto d = AwsChunkedDecoder::Create(o);
       ASSERT_TRUE(d.ok());
       std::string out;
