@@ -1,0 +1,291 @@
+#include "pipeline/worker.h"
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "common/logging.h"
+
+namespace thumbpipe::pipeline {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+// A message between receive and its verdict.
+struct InHand {
+  queue::Message message;
+  Clock::time_point extended_at;  // when its visibility was last set (receive or heartbeat)
+  bool running = false;
+};
+
+}  // namespace
+
+struct Worker::State {
+  State(WorkerOptions o, queue::Queue& q, Processor p, Clock& c, metrics::Registry& r)
+      : options(std::move(o)), queue(q), processor(std::move(p)), clock(c), registry(r), rng(std::random_device{}()) {}
+
+  const WorkerOptions options;
+  queue::Queue& queue;
+  const Processor processor;
+  Clock& clock;
+  metrics::Registry& registry;
+
+  mutable std::mutex mu;
+  std::condition_variable changed;  // in_hand, pending or stopping changed
+  std::map<std::string, InHand> in_hand;  // by message id
+  std::deque<std::string> pending;        // ids received, not started
+  int running = 0;
+  bool started = false;
+  bool stopping = false;
+  bool receiver_done = false;
+  int threads_alive = 0;  // Stop() waits for them, but for jobs abandoned after the grace
+  std::mt19937_64 rng;
+  WorkerCounters counters;
+
+  void Receiver();
+  void JobThread();
+  void Heartbeat();
+  void Apply(const queue::Message& m, const JobReport& report);
+  void Release(const std::string& receipt);
+  void Forget(const std::string& id);
+  void Count(std::string_view result) {
+    registry.GetCounter("thumbpipe_jobs_total", "Jobs by result", {{"result", std::string(result)}}).Inc();
+  }
+};
+
+Worker::Worker(WorkerOptions options, queue::Queue& queue, Processor processor, Clock& clock,
+               metrics::Registry& registry)
+    : state_(std::make_shared<State>(std::move(options), queue, std::move(processor), clock, registry)) {}
+
+Worker::~Worker() { Stop(); }
+
+void Worker::Start() {
+  const int threads = std::max(1, state_->options.concurrency);
+  // Detached, each holding the state: a job abandoned after the grace period may finish
+  // after the Worker is gone without touching freed memory of the Worker's.
+  auto run = [s = state_](void (State::*body)()) {
+    (s.get()->*body)();
+    std::lock_guard lock(s->mu);
+    --s->threads_alive;
+    s->changed.notify_all();
+  };
+  {
+    std::lock_guard lock(state_->mu);
+    if (state_->started || state_->stopping) return;
+    state_->started = true;
+    state_->threads_alive = threads + 2;
+  }
+  std::thread(run, &State::Receiver).detach();
+  std::thread(run, &State::Heartbeat).detach();
+  for (int i = 0; i < threads; ++i) std::thread(run, &State::JobThread).detach();
+}
+
+void Worker::Stop() {
+  State& s = *state_;
+  std::unique_lock lock(s.mu);
+  if (!s.started) {
+    s.stopping = s.receiver_done = true;
+    return;
+  }
+  if (s.stopping) {
+    s.changed.wait(lock, [&] { return s.receiver_done; });
+    return;
+  }
+  s.stopping = true;
+  s.changed.notify_all();
+  // The receiver may sit in a long poll: what it returns is released below.
+  s.changed.wait(lock, [&] { return s.receiver_done; });
+  // Received but not started: visible again at once, for another worker.
+  std::vector<std::string> release;
+  for (const std::string& id : s.pending) release.push_back(s.in_hand.at(id).message.receipt);
+  for (const std::string& id : s.pending) s.in_hand.erase(id);
+  s.pending.clear();
+  lock.unlock();
+  for (const std::string& receipt : release) s.Release(receipt);
+  lock.lock();
+  const bool finished = s.changed.wait_for(lock, s.options.shutdown_grace, [&] { return s.running == 0; });
+  if (!finished) {
+    release.clear();
+    for (auto& [id, h] : s.in_hand) release.push_back(h.message.receipt);
+    LogWarn("worker.shutdown", {{"running", s.running},
+                                {"grace_ms", static_cast<int64_t>(s.options.shutdown_grace.count())},
+                                {"detail", "jobs still running after the grace period are released"}});
+    s.in_hand.clear();
+    lock.unlock();
+    for (const std::string& receipt : release) s.Release(receipt);
+    lock.lock();
+  }
+  // The threads touch the queue until they exit; the caller may destroy it once we return.
+  const int abandoned = s.running;
+  s.changed.notify_all();
+  s.changed.wait(lock, [&] { return s.threads_alive <= abandoned; });
+}
+
+WorkerCounters Worker::counters() const {
+  std::lock_guard lock(state_->mu);
+  return state_->counters;
+}
+
+int Worker::in_hand() const {
+  std::lock_guard lock(state_->mu);
+  return static_cast<int>(state_->in_hand.size());
+}
+
+void Worker::State::Receiver() {
+  const int capacity = std::max(1, options.concurrency);
+  std::unique_lock lock(mu);
+  while (!stopping) {
+    // Receive only what can start soon: a message waiting behind busy threads would burn
+    // its visibility for nothing (and a heartbeat would have to keep it alive).
+    changed.wait(lock, [&] { return stopping || static_cast<int>(in_hand.size()) < capacity; });
+    if (stopping) break;
+    const int room = std::min(options.batch, capacity - static_cast<int>(in_hand.size()));
+    lock.unlock();
+    Result<std::vector<queue::Message>> got = queue.Receive(room, options.wait);
+    lock.lock();
+    if (!got.ok()) {
+      ++counters.queue_errors;
+      LogError("worker.receive", {{"error", got.status().ToString()}});
+      changed.wait_for(lock, std::chrono::seconds(1), [&] { return stopping; });  // do not spin on a broken queue
+      continue;
+    }
+    const Clock::time_point now = clock.Now();
+    for (queue::Message& m : *got) {
+      ++counters.received;
+      std::string id = m.id;
+      pending.push_back(id);
+      in_hand.insert_or_assign(id, InHand{std::move(m), now, false});
+    }
+    changed.notify_all();
+  }
+  receiver_done = true;
+  changed.notify_all();
+}
+
+void Worker::State::JobThread() {
+  std::unique_lock lock(mu);
+  while (true) {
+    changed.wait(lock, [&] { return !pending.empty() || (stopping && receiver_done); });
+    if (pending.empty()) return;
+    const std::string id = pending.front();
+    pending.pop_front();
+    InHand& h = in_hand.at(id);
+    h.running = true;
+    const queue::Message message = h.message;
+    ++running;
+    lock.unlock();
+    const JobReport report = processor(message);
+    lock.lock();
+    // Released after the grace period: the message is someone else's now.
+    const bool still_ours = in_hand.count(id) && in_hand.at(id).message.receipt == message.receipt;
+    lock.unlock();
+    if (still_ours) Apply(message, report);
+    lock.lock();
+    if (still_ours) in_hand.erase(id);
+    --running;
+    changed.notify_all();
+  }
+}
+
+void Worker::State::Apply(const queue::Message& m, const JobReport& report) {
+  std::string keys;
+  for (const std::string& k : report.keys) keys += (keys.empty() ? "" : ",") + k;
+  Status applied;
+  std::string_view result = VerdictName(report.verdict);
+  switch (report.verdict) {
+    case Verdict::kDone:
+    case Verdict::kSkipped:
+      applied = queue.Remove(m.receipt);
+      break;
+    case Verdict::kRetry:
+      if (m.receive_count >= options.max_receive_count) {
+        // The queue would dead-letter it on the next receive, without knowing why: do it now,
+        // with the reason.
+        applied = queue.DeadLetter(m.receipt, "gave up after " + std::to_string(m.receive_count) +
+                                                  " receives; last error: " + report.error.ToString());
+        result = "dead_letter";
+      } else {
+        Duration delay;
+        {
+          std::lock_guard lock(mu);
+          delay = options.retry.Backoff(m.receive_count, rng);
+        }
+        applied = queue.ChangeVisibility(m.receipt, delay);
+      }
+      break;
+    case Verdict::kDeadLetter:
+      applied = queue.DeadLetter(m.receipt, report.error.ToString());
+      break;
+  }
+  {
+    std::lock_guard lock(mu);
+    if (result == "done" || result == "skipped") ++counters.removed;
+    else if (result == "retry") ++counters.retried;
+    else ++counters.dead_lettered;
+    if (!applied.ok()) ++counters.queue_errors;
+  }
+  Count(result);
+  registry.GetHistogram("thumbpipe_job_duration_seconds", "Time from start to verdict of one job",
+                        metrics::DurationBuckets()).Observe(report.total_ms / 1000);
+  registry.GetCounter("thumbpipe_job_bytes_in_total", "Source bytes read by jobs").Inc(static_cast<double>(report.bytes_in));
+  registry.GetCounter("thumbpipe_job_bytes_out_total", "Rendition bytes written by jobs").Inc(static_cast<double>(report.bytes_out));
+
+  nlohmann::json fields = {{"message_id", m.id}, {"keys", keys}, {"result", std::string(result)},
+                            {"receive_count", m.receive_count}, {"decodes", report.decodes},
+                            {"renditions_written", report.renditions_written},
+                            {"renditions_deleted", report.renditions_deleted}, {"bytes_in", report.bytes_in},
+                            {"bytes_out", report.bytes_out}, {"decode_ms", report.decode_ms},
+                            {"encode_ms", report.encode_ms}, {"total_ms", report.total_ms}};
+  if (!report.error.ok()) {
+    fields["error_class"] = report.error.IsPermanent() ? "permanent" : "transient";
+    fields["error"] = report.error.ToString();
+  }
+  if (!applied.ok()) fields["queue_error"] = applied.ToString();
+  if (report.error.ok() && applied.ok()) LogInfo("job", fields);
+  else LogWarn("job", fields);
+}
+
+void Worker::State::Release(const std::string& receipt) {
+  Status s = queue.ChangeVisibility(receipt, Duration{0});
+  std::lock_guard lock(mu);
+  ++counters.released;
+  if (!s.ok()) ++counters.queue_errors;
+}
+
+void Worker::State::Heartbeat() {
+  std::unique_lock lock(mu);
+  // Wake often enough to notice a heartbeat falling due, in real time; what is due is
+  // decided on the injected clock.
+  const Duration tick = std::min<Duration>(options.heartbeat / 4 + Duration{1}, std::chrono::milliseconds(250));
+  while (!(stopping && receiver_done && in_hand.empty())) {
+    changed.wait_for(lock, tick);
+    const Clock::time_point now = clock.Now();
+    std::vector<std::pair<std::string, std::string>> due;  // id, receipt
+    for (auto& [id, h] : in_hand) {
+      if (now - h.extended_at >= options.heartbeat) due.emplace_back(id, h.message.receipt);
+    }
+    if (due.empty()) continue;
+    lock.unlock();
+    std::vector<std::pair<std::string, Status>> results;
+    for (const auto& [id, receipt] : due) results.emplace_back(id, queue.ChangeVisibility(receipt, options.visibility_timeout));
+    lock.lock();
+    for (const auto& [id, s] : results) {
+      auto it = in_hand.find(id);
+      if (s.ok()) {
+        ++counters.extended;
+        if (it != in_hand.end()) it->second.extended_at = now;
+      } else if (it != in_hand.end()) {
+        // A stale receipt (finished meanwhile) is normal; anything else is worth a line.
+        if (s.code() != StatusCode::kFailedPrecondition) {
+          LogWarn("worker.heartbeat", {{"message_id", id}, {"error", s.ToString()}});
+        }
+        it->second.extended_at = now;  // do not retry in a tight loop
+      }
+    }
+  }
+}
+
+}  // namespace thumbpipe::pipeline

@@ -1,0 +1,66 @@
+// The worker loop: receive batches from the queue (long polling), run up to `concurrency`
+// jobs at once, and apply each job's verdict to its message:
+//   done / skipped  -> Remove
+//   retry           -> ChangeVisibility(backoff), or, on the last allowed receive, DeadLetter
+//                      with the last error (so the DLQ says why, whatever the queue backend)
+//   dead letter     -> DeadLetter(reason) at once
+// While a job runs, a heartbeat extends its message's visibility before it runs out, so a
+// slow but healthy job is never handed to a second consumer.
+//
+// Stop() is the graceful shutdown of SIGTERM: stop receiving, make the messages received but
+// not started visible again at once, let running jobs finish within shutdown_grace, and
+// release the ones still running after it (their late Remove then fails as a stale receipt,
+// which is what at-least-once wants). A crash instead (kill -9) loses nothing either: the
+// messages come back when their visibility runs out.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "pipeline/job.h"
+#include "pipeline/retry_policy.h"
+#include "queue/queue.h"
+
+namespace thumbpipe::pipeline {
+
+struct WorkerOptions {
+  int concurrency = 1;  // jobs at once (>= 1; the caller resolves "0 = one per core")
+  int batch = 10;       // messages per receive, 1-10
+  Duration wait = std::chrono::seconds(20);                // long poll per receive
+  Duration visibility_timeout = std::chrono::seconds(60);  // what a heartbeat extends to
+  Duration heartbeat = std::chrono::seconds(20);           // how often running jobs are extended
+  Duration shutdown_grace = std::chrono::seconds(30);
+  int max_receive_count = 3;  // the queue's; the last allowed receive dead-letters instead of retrying
+  RetryPolicy retry;
+};
+
+// Runs one message; the Worker applies the verdict. Job::Run in production.
+using Processor = std::function<JobReport(const queue::Message&)>;
+
+struct WorkerCounters {
+  int64_t received = 0, removed = 0, retried = 0, dead_lettered = 0, released = 0, extended = 0, queue_errors = 0;
+};
+
+class Worker {
+ public:
+  Worker(WorkerOptions options, queue::Queue& queue, Processor processor, Clock& clock = RealClock::Instance(),
+         metrics::Registry& registry = metrics::DefaultRegistry());
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+  ~Worker();  // Stop()
+
+  void Start();
+  void Stop();  // idempotent; returns when every message is finished or released
+
+  WorkerCounters counters() const;
+  // Messages received and not yet finished or released (pending + running).
+  int in_hand() const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;  // shared with the threads, so a job still running after the grace can outlive us
+};
+
+}  // namespace thumbpipe::pipeline
