@@ -64,9 +64,19 @@ class [[nodiscard]] AuthStatus {
   // the S3 code in front so logs stay greppable.
   Status ToStatus() const;
 
+  // For the server log only, never for the client: on SignatureDoesNotMatch, the
+  // canonical request and string to sign we computed, which is what it takes to find the
+  // part a client signed differently. Empty otherwise.
+  const std::string& log_detail() const { return log_detail_; }
+  AuthStatus WithLogDetail(std::string detail) && {
+    log_detail_ = std::move(detail);
+    return std::move(*this);
+  }
+
  private:
   S3Error code_ = S3Error::kNone;
   std::string message_;
+  std::string log_detail_;
 };
 
 // A value or a non-OK AuthStatus (the AuthStatus counterpart of Result<T>).

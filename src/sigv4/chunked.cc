@@ -365,6 +365,22 @@ AuthResult<AwsChunkedDecoder> NewChunkedDecoder(const VerifiedRequest& verified,
   return AwsChunkedDecoder::Create(std::move(options));
 }
 
+std::string StripAwsChunked(std::string_view content_encoding) {
+  std::string out;
+  std::size_t pos = 0;
+  while (pos <= content_encoding.size()) {
+    std::size_t comma = content_encoding.find(',', pos);
+    if (comma == std::string_view::npos) comma = content_encoding.size();
+    std::string_view token = TrimBlanks(content_encoding.substr(pos, comma - pos));
+    if (!token.empty() && !EqualsIgnoreCase(token, "aws-chunked")) {
+      if (!out.empty()) out += ',';
+      out += token;
+    }
+    pos = comma + 1;
+  }
+  return out;
+}
+
 std::string EncodeAwsChunked(std::string_view data, const ChunkedEncodeOptions& options) {
   static constexpr char kHex[] = "0123456789abcdef";
   auto hex = [](uint64_t v) {

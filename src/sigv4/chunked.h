@@ -92,6 +92,11 @@ AuthResult<AwsChunkedDecoder> NewChunkedDecoder(const VerifiedRequest& verified,
                                                 const Headers& headers,
                                                 const ChunkedOptions& limits = {});
 
+// The Content-Encoding to store with the object: the header without its aws-chunked token
+// ("aws-chunked" -> "", "aws-chunked,gzip" -> "gzip"), as S3 does, since aws-chunked
+// describes the transfer, not the object.
+std::string StripAwsChunked(std::string_view content_encoding);
+
 // The signature of one chunk / of the trailer section (lines "name:value\n").
 std::string ChunkSignature(const ChunkSigningContext& context, std::string_view previous_signature,
                            std::string_view chunk_data);

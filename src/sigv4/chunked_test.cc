@@ -363,6 +363,14 @@ TEST_F(ChunkedTest, NewChunkedDecoderReadsTheHeaders) {
   EXPECT_FALSE(NewChunkedDecoder(v, {{"x-amz-decoded-content-length", "12"}}).ok()) << "no signing context";
 }
 
+TEST(StripAwsChunked, KeepsTheObjectsOwnEncodings) {
+  EXPECT_EQ(StripAwsChunked("aws-chunked"), "");
+  EXPECT_EQ(StripAwsChunked("aws-chunked,gzip"), "gzip");
+  EXPECT_EQ(StripAwsChunked("gzip, AWS-Chunked"), "gzip");
+  EXPECT_EQ(StripAwsChunked("gzip,br"), "gzip,br");
+  EXPECT_EQ(StripAwsChunked(""), "");
+}
+
 TEST_F(ChunkedTest, GarbageNeverCrashes) {
   std::mt19937 rng(7);
   const std::string example = ExampleBody();

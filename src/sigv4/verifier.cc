@@ -310,7 +310,8 @@ AuthResult<VerifiedRequest> Verifier::Verify(const Request& request, std::string
   if (!ConstantTimeEquals(expected, p.signature)) {
     return Err(S3Error::kSignatureDoesNotMatch,
                "The request signature we calculated does not match the signature you provided. Check your key "
-               "and signing method.");
+               "and signing method.")
+        .WithLogDetail("canonical request:\n" + canonical + "\nstring to sign:\n" + sts);
   }
 
   VerifiedRequest out;

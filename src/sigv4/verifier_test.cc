@@ -234,6 +234,29 @@ TEST_F(VerifierTest, WrongSecretDoesNotMatch) {
   params.time = clock_.Now();
   ASSERT_TRUE(SignRequest(&r, Credentials{std::string(kAk), "not-the-secret", {}}, params).ok());
   ExpectError(r, S3Error::kSignatureDoesNotMatch);
+  AuthStatus s = Verify(r).status();
+  // The log gets what it takes to compare with the client's canonical request; the
+  // client's message carries none of it.
+  EXPECT_TRUE(s.log_detail().starts_with("canonical request:\nPUT\n/bucket/photos/cat%20one.jpg\nx-id=PutObject\n"))
+      << s.log_detail();
+  EXPECT_EQ(s.message().find("PUT"), std::string::npos);
+}
+
+// The MinIO bypass (GHSA-9c4q-hq6p-c237): whatever payload mode a request announces, its
+// header signature is checked.
+TEST_F(VerifierTest, HeaderSignatureCheckedInEveryPayloadMode) {
+  for (std::string mode : {"UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+                           "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"}) {
+    SCOPED_TRACE(mode);
+    Request r = BaseRequest();
+    r.payload_hash = mode;
+    r = Signed(r);
+    ASSERT_TRUE(Verify(r).ok());
+    std::string& auth = HeaderValue(r, "authorization");
+    auth.back() = auth.back() == '0' ? '1' : '0';
+    ExpectError(r, S3Error::kSignatureDoesNotMatch);
+    EXPECT_EQ(Verify(r).status().http_status(), 403);
+  }
 }
 
 TEST_F(VerifierTest, ClockSkewOfFifteenMinutes) {
