@@ -216,13 +216,15 @@ class MemoryStore final : public store::ObjectStore {
   MemoryOutbox outbox_;
 };
 
-// Forwards to `target`; the next fail_batches() SendBatch calls fail with kUnavailable, and a
+// Forwards to `target`; the next fail_batches() SendBatch calls (fail_sends() Send calls) fail
+// with kUnavailable, and a
 // body containing refuse_marker() is refused as a per-entry error while refusals() > 0.
 class FaultyQueue final : public queue::Queue {
  public:
   explicit FaultyQueue(queue::Queue& target) : target_(target) {}
 
   std::atomic<int>& fail_batches() { return fail_batches_; }
+  std::atomic<int>& fail_sends() { return fail_sends_; }
   std::atomic<int>& refusals() { return refusals_; }
   std::string& refuse_marker() { return refuse_marker_; }
   std::atomic<int>& batch_calls() { return batch_calls_; }
@@ -230,6 +232,10 @@ class FaultyQueue final : public queue::Queue {
 
   Result<std::string> Send(std::string_view body, const queue::Attributes& attributes,
                            std::optional<Duration> delay) override {
+    if (fail_sends_ > 0) {
+      fail_sends_--;
+      return Status::Unavailable("injected: queue database is locked");
+    }
     return target_.Send(body, attributes, delay);
   }
   Result<std::vector<Result<std::string>>> SendBatch(std::span<const queue::SendEntry> entries) override {
@@ -283,7 +289,7 @@ class FaultyQueue final : public queue::Queue {
 
  private:
   queue::Queue& target_;
-  std::atomic<int> fail_batches_{0}, refusals_{0}, batch_calls_{0}, largest_batch_{0};
+  std::atomic<int> fail_batches_{0}, fail_sends_{0}, refusals_{0}, batch_calls_{0}, largest_batch_{0};
   std::string refuse_marker_;
 };
 

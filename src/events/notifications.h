@@ -79,7 +79,8 @@ class Notifications {
   // that a bucket created again under the same name starts without one, as in S3.
   void ForgetBucket(std::string_view bucket);
 
-  // The hook to install with ObjectStore::SetCommitHook.
+  // The hook to install with ObjectStore::SetCommitHook. It refers to this object: uninstall
+  // it (SetCommitHook(nullptr)) before destroying the Notifications.
   store::CommitHook hook();
 
   // Sends one s3:TestEvent for `bucket` to `destination` now (not through the outbox: S3 sends
