@@ -35,6 +35,10 @@ struct LocalStoreOptions {
   // fsync blobs and commit the index with synchronous=FULL. Off only for tests that measure
   // semantics, never durability.
   bool durable = true;
+  // Longest a group commit's leader waits for the writers that took part in recent groups
+  // to queue up again, so that one fsync carries all of them (0: never wait). A lone writer
+  // never waits; see LocalStore::Write.
+  std::chrono::microseconds group_commit_window{1000};
   // How often Outbox::Pending looks for entries other processes wrote (within the process a
   // commit wakes it at once).
   Duration outbox_poll = std::chrono::milliseconds(50);

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/blob_files.h"
@@ -220,6 +221,7 @@ class LocalStore final : public ObjectStore {
  private:
   struct WriteRequest {
     const std::function<Status(WriteTxn&)>* apply = nullptr;
+    std::thread::id thread;
     Status status;
     std::vector<std::string> files_to_remove;
     bool emitted = false;
@@ -237,6 +239,11 @@ class LocalStore final : public ObjectStore {
   std::condition_variable group_cv_;
   std::vector<WriteRequest*> pending_;  // protected by group_mu_
   bool leader_active_ = false;          // protected by group_mu_
+  // The leader waiting for company (gather_cv_), and how much it waits for.
+  std::condition_variable gather_cv_;
+  bool gathering_ = false;       // protected by group_mu_
+  std::vector<std::thread::id> last_group_writers_;  // protected by group_mu_
+  size_t recent_writers_ = 0;  // distinct threads of the last two groups; protected by group_mu_
   std::atomic<int64_t> writes_committed_{0};
   std::atomic<int64_t> commits_{0};
 
