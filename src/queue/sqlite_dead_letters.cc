@@ -16,11 +16,11 @@ Result<std::vector<DeadMessage>> SqliteQueue::ListDead(int limit, std::string_vi
   const int64_t now = NowMs();
   Status status = GroupWrite([&]() -> Status {
     out.clear();
-    THUMBPIPE_RETURN_IF_ERROR(Sweep(now));
+    THUMBPIPE_RETURN_IF_ERROR(Sweep(now, /*live=*/false));
     int64_t after_seq = 0;
     if (!after_id.empty()) {
       THUMBPIPE_ASSIGN_OR_RETURN(StmtLease find, db_.Cached(
-          "SELECT seq FROM messages WHERE id = ? AND queue = ?"));
+          "SELECT seq FROM messages WHERE id = ? AND queue = ? AND dead = 1"));
       find->Bind(1, after_id).Bind(2, options_.name);
       THUMBPIPE_ASSIGN_OR_RETURN(const bool found, find->Step());
       if (!found) return Status::NotFound("dlq list: no message " + std::string(after_id));

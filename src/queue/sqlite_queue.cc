@@ -40,17 +40,26 @@ constexpr int kRestartPages = 16384;
 
 Status SqliteQueue::Init() {
   std::scoped_lock lock(db_mu_, write_mu_);
-  THUMBPIPE_ASSIGN_OR_RETURN(Stmt version, db_.Prepare("PRAGMA user_version"));
-  THUMBPIPE_ASSIGN_OR_RETURN(bool has_row, version.Step());
-  if (has_row && version.Int(0) > kSchemaVersion) {
-    return Status::FailedPrecondition(fmt::format(
-        "{}: schema version {} is newer than this program's {}", options_.path.string(),
-        version.Int(0), kSchemaVersion));
-  }
-  version.Reset();
   const Status created = db_.Transaction([&]() -> Status {
-    THUMBPIPE_RETURN_IF_ERROR(db_.Exec(kSchemaSql));
-    THUMBPIPE_RETURN_IF_ERROR(db_.Exec(fmt::format("PRAGMA user_version={}", kSchemaVersion)));
+    // Read inside the write transaction, so that two processes opening an old file at once
+    // do not both migrate it.
+    THUMBPIPE_ASSIGN_OR_RETURN(Stmt version, db_.Prepare("PRAGMA user_version"));
+    THUMBPIPE_ASSIGN_OR_RETURN(bool has_row, version.Step());
+    const int64_t found = has_row ? version.Int(0) : 0;
+    version.Reset();  // DDL below fails while a statement is active
+    if (found > kSchemaVersion) {
+      return Status::FailedPrecondition(fmt::format(
+          "{}: schema version {} is newer than this program's {}", options_.path.string(),
+          found, kSchemaVersion));
+    }
+    // Schema changes only when needed: DDL invalidates every other connection's prepared
+    // statements. A new file has version 0 and no tables yet.
+    if (found < kSchemaVersion) {
+      if (found == 1) THUMBPIPE_RETURN_IF_ERROR(db_.Exec(kMigrateFrom1Sql));
+      THUMBPIPE_RETURN_IF_ERROR(db_.Exec(kSchemaSql));
+      THUMBPIPE_RETURN_IF_ERROR(
+          db_.Exec(fmt::format("PRAGMA user_version={}", kSchemaVersion)));
+    }
     THUMBPIPE_ASSIGN_OR_RETURN(Stmt upsert, db_.Prepare(R"sql(
       INSERT INTO queues(name, created_at, visibility_timeout_ms, max_receive_count, retention_ms,
                          dlq_retention_ms, delay_ms, max_message_bytes)

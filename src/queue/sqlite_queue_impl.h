@@ -96,12 +96,22 @@ class SqliteQueue final : public Queue {
   Status CommitSends(std::span<const NewRow> rows);
 
   Result<std::vector<Message>> ReceiveOnce(int max, int64_t visibility_ms);
-  // Deletes expired messages (live past retention, dead past dlq_retention), counting them.
-  // REQUIRES: inside a write transaction on db_.
-  Status Sweep(int64_t now);
+  // Deletes and counts expired messages: dead ones past dlq_retention and, with `live`, live
+  // ones past retention (a scan of each set). REQUIRES: inside a write transaction on db_.
+  Status Sweep(int64_t now, bool live);
+  Status CountExpired(int64_t n);  // REQUIRES: inside a write transaction on db_.
+  // How often (queue clock) receives sweep the dead side. Live messages need no sweep there:
+  // a receive that reaches one past retention deletes it instead of delivering it.
+  static constexpr int64_t kDeadSweepEveryMs = 60'000;
+  int64_t next_dead_sweep_ms_ = 0;  // protected by db_mu_
   // Finds the row `receipt` names and checks that it is the latest receipt.
   // REQUIRES: inside a write transaction on db_.
   Result<HeldRow> Hold(std::string_view receipt);
+  // Deletes the message `receipt` names if it is the latest receipt; otherwise Hold's error.
+  // REQUIRES: inside a write transaction on db_.
+  Status DeleteHeld(std::string_view receipt);
+  // Messages one receive may delete (expired) or move to the DLQ before it returns.
+  static constexpr int64_t kMaxSkippedPerReceive = 1000;
   Status AddCounter(std::string_view column, int64_t n);
   // Runs `body` inside a write transaction on db_ that it may share with the write operations
   // of concurrent callers (group commit, sqlite_write_group.cc). Its outcome is its own: a

@@ -25,24 +25,32 @@ Result<int64_t> ParseReceipt(std::string_view receipt) {
 
 }  // namespace
 
-Status SqliteQueue::Sweep(int64_t now) {
+Status SqliteQueue::Sweep(int64_t now, bool live) {
   int64_t expired = 0;
   {
+    // Without an index on sent_at (sqlite_schema.h) each of these scans the queue's live or
+    // dead rows through messages_receive's (queue, dead) prefix.
     THUMBPIPE_ASSIGN_OR_RETURN(StmtLease stmt, db_.Cached(
         "DELETE FROM messages WHERE queue = ? AND dead = ? AND sent_at <= ?"));
-    stmt->Bind(1, options_.name).Bind(2, int64_t{0}).Bind(3, now - options_.retention.count());
-    THUMBPIPE_ASSIGN_OR_RETURN(const int64_t live, stmt->Run());
-    stmt->Reset();
+    if (live) {
+      stmt->Bind(1, options_.name).Bind(2, int64_t{0}).Bind(3, now - options_.retention.count());
+      THUMBPIPE_ASSIGN_OR_RETURN(expired, stmt->Run());
+      stmt->Reset();
+    }
     // The DLQ keeps the first-sent time, as SQS does: dlq_retention counts from it too.
     stmt->Bind(1, options_.name).Bind(2, int64_t{1}).Bind(3, now - options_.dlq_retention.count());
     THUMBPIPE_ASSIGN_OR_RETURN(const int64_t dead, stmt->Run());
-    expired = live + dead;
+    expired += dead;
   }
-  if (expired > 0) {
-    LogInfo("queue: expired messages deleted",
-            {{"queue", options_.name}, {"count", expired}});
+  next_dead_sweep_ms_ = now + kDeadSweepEveryMs;
+  return CountExpired(expired);
+}
+
+Status SqliteQueue::CountExpired(int64_t n) {
+  if (n > 0) {
+    LogInfo("queue: expired messages deleted", {{"queue", options_.name}, {"count", n}});
   }
-  return AddCounter("expired", expired);
+  return AddCounter("expired", n);
 }
 
 Result<std::vector<Message>> SqliteQueue::Receive(int max, Duration wait,
@@ -92,8 +100,10 @@ Result<std::vector<Message>> SqliteQueue::ReceiveOnce(int max, int64_t visibilit
   }
   Status status = GroupWrite([&]() -> Status {
     out.clear();  // the body may run again after a busy retry
-    THUMBPIPE_RETURN_IF_ERROR(Sweep(now));
-    int64_t dead_lettered = 0;
+    // Live messages past retention are found here, as receives reach them, rather than by a
+    // scan; dead ones (which no receive reaches) by a scan now and then.
+    if (now >= next_dead_sweep_ms_) THUMBPIPE_RETURN_IF_ERROR(Sweep(now, /*live=*/false));
+    int64_t dead_lettered = 0, expired = 0;
     for (;;) {
       struct Row {
         int64_t seq, receive_count;
@@ -118,6 +128,14 @@ Result<std::vector<Message>> SqliteQueue::ReceiveOnce(int max, int64_t visibilit
       }
       if (rows.empty()) break;
       for (Row& row : rows) {
+        if (ToMs(row.message.sent_at) <= now - options_.retention.count()) {
+          THUMBPIPE_ASSIGN_OR_RETURN(StmtLease drop, db_.Cached(
+              "DELETE FROM messages WHERE seq = ?"));
+          drop->Bind(1, row.seq);
+          THUMBPIPE_RETURN_IF_ERROR(drop->Run().status());
+          ++expired;
+          continue;
+        }
         if (row.receive_count + 1 > options_.max_receive_count) {
           // SQS moves the message on the receive that would exceed the count.
           THUMBPIPE_ASSIGN_OR_RETURN(StmtLease kill, db_.Cached(
@@ -140,8 +158,12 @@ Result<std::vector<Message>> SqliteQueue::ReceiveOnce(int max, int64_t visibilit
         out.push_back(std::move(row.message));
       }
       if (static_cast<int>(out.size()) >= max) break;
+      // A backlog that expired or died at once is cleared by several receives, not one
+      // unbounded transaction (the next poll goes on with the rest).
+      if (expired + dead_lettered >= kMaxSkippedPerReceive) break;
     }
     THUMBPIPE_RETURN_IF_ERROR(AddCounter("received", static_cast<int64_t>(out.size())));
+    THUMBPIPE_RETURN_IF_ERROR(CountExpired(expired));
     return AddCounter("dead_lettered", dead_lettered);
   });
   if (!status.ok()) return status;
@@ -163,12 +185,21 @@ Result<HeldRow> SqliteQueue::Hold(std::string_view receipt) {
   return HeldRow{seq, stmt->Int(2)};
 }
 
+Status SqliteQueue::DeleteHeld(std::string_view receipt) {
+  THUMBPIPE_ASSIGN_OR_RETURN(const int64_t seq, ParseReceipt(receipt));
+  // One statement for the usual case (the receipt is the latest); Hold says why when not.
+  THUMBPIPE_ASSIGN_OR_RETURN(StmtLease del, db_.Cached(
+      "DELETE FROM messages WHERE seq = ? AND queue = ? AND dead = 0 AND receipt = ?"));
+  del->Bind(1, seq).Bind(2, options_.name).Bind(3, receipt);
+  THUMBPIPE_ASSIGN_OR_RETURN(const int64_t deleted, del->Run());
+  if (deleted == 1) return Status::Ok();
+  THUMBPIPE_RETURN_IF_ERROR(Hold(receipt).status());
+  return Status::Internal("remove: the receipt's message was not deleted");
+}
+
 Status SqliteQueue::Remove(std::string_view receipt) {
   return GroupWrite([&]() -> Status {
-    THUMBPIPE_ASSIGN_OR_RETURN(const HeldRow row, Hold(receipt));
-    THUMBPIPE_ASSIGN_OR_RETURN(StmtLease del, db_.Cached("DELETE FROM messages WHERE seq = ?"));
-    del->Bind(1, row.seq);
-    THUMBPIPE_RETURN_IF_ERROR(del->Run().status());
+    THUMBPIPE_RETURN_IF_ERROR(DeleteHeld(receipt));
     return AddCounter("removed", 1);
   });
 }
@@ -184,19 +215,16 @@ Result<std::vector<Status>> SqliteQueue::RemoveBatch(std::span<const std::string
     results.assign(receipts.size(), Status::Ok());  // the body may run again after a busy retry
     int64_t removed = 0;
     for (size_t i = 0; i < receipts.size(); ++i) {
-      Result<HeldRow> row = Hold(receipts[i]);
-      if (!row.ok()) {
-        const StatusCode code = row.status().code();
+      Status deleted = DeleteHeld(receipts[i]);
+      if (!deleted.ok()) {
+        const StatusCode code = deleted.code();
         if (code != StatusCode::kNotFound && code != StatusCode::kFailedPrecondition &&
             code != StatusCode::kInvalidArgument) {
-          return row.status();  // the database failed: the batch as a whole
+          return deleted;  // the database failed: the batch as a whole
         }
-        results[i] = row.status();
+        results[i] = std::move(deleted);
         continue;
       }
-      THUMBPIPE_ASSIGN_OR_RETURN(StmtLease del, db_.Cached("DELETE FROM messages WHERE seq = ?"));
-      del->Bind(1, row->seq);
-      THUMBPIPE_RETURN_IF_ERROR(del->Run().status());
       ++removed;
     }
     return AddCounter("removed", removed);
@@ -245,7 +273,7 @@ Result<QueueStats> SqliteQueue::Stats() {
   const int64_t now = NowMs();
   // A write transaction because expired messages are swept (and counted) first.
   Status status = GroupWrite([&]() -> Status {
-    THUMBPIPE_RETURN_IF_ERROR(Sweep(now));
+    THUMBPIPE_RETURN_IF_ERROR(Sweep(now, /*live=*/true));
     THUMBPIPE_ASSIGN_OR_RETURN(StmtLease counts, db_.Cached(R"sql(
       SELECT COALESCE(SUM(dead = 0 AND visible_at <= ?1), 0),
              COALESCE(SUM(dead = 0 AND visible_at > ?1 AND receive_count > 0), 0),

@@ -12,7 +12,11 @@
 
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include "queue/queue_conformance.h"
+#include "queue/sqlite_handle.h"
+#include "queue/sqlite_schema.h"
 
 namespace thumbpipe::queue {
 namespace {
@@ -204,6 +208,111 @@ TEST_F(SqliteQueueTest, ConcurrentSendsShareCommits) {
   EXPECT_EQ(c.sends, kThreads * kEach);
   EXPECT_LT(c.commits, c.sends) << "no two concurrent sends shared a commit";
   EXPECT_EQ(q->Stats()->sent, kThreads * kEach);
+}
+
+TEST_F(SqliteQueueTest, ReceiveNeverDeliversAnExpiredMessageAndCountsItOnce) {
+  SqliteQueueOptions o = Options();
+  o.retention = seconds(60);
+  auto q = MustOpen(o);
+  ASSERT_TRUE(q->Send("old").ok());
+  clock_.Advance(seconds(30));
+  ASSERT_TRUE(q->Send("new").ok());
+  clock_.Advance(seconds(30));  // "old" is exactly `retention` old now
+  auto got = q->Receive(10, seconds(0));
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ(got->front().body, "new");
+  const auto stats = q->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->expired, 1);  // deleted by the receive, not counted again by the sweep
+  EXPECT_EQ(stats->in_flight, 1);
+  EXPECT_EQ(stats->visible, 0);
+}
+
+// Version 1 of the schema (as of 79a66c6), to check that a file written by it opens.
+constexpr const char* kVersion1Schema = R"sql(
+CREATE TABLE IF NOT EXISTS queues(
+  name TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  visibility_timeout_ms INTEGER NOT NULL,
+  max_receive_count INTEGER NOT NULL,
+  retention_ms INTEGER NOT NULL,
+  dlq_retention_ms INTEGER NOT NULL,
+  delay_ms INTEGER NOT NULL,
+  max_message_bytes INTEGER NOT NULL,
+  sent INTEGER NOT NULL DEFAULT 0,
+  received INTEGER NOT NULL DEFAULT 0,
+  removed INTEGER NOT NULL DEFAULT 0,
+  dead_lettered INTEGER NOT NULL DEFAULT 0,
+  expired INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE TABLE IF NOT EXISTS messages(
+  seq INTEGER PRIMARY KEY,
+  queue TEXT NOT NULL,
+  id TEXT NOT NULL,
+  body BLOB NOT NULL,
+  attributes BLOB NOT NULL,
+  sent_at INTEGER NOT NULL,
+  visible_at INTEGER NOT NULL,
+  received_at INTEGER,
+  receive_count INTEGER NOT NULL DEFAULT 0,
+  receipt TEXT,
+  dead INTEGER NOT NULL DEFAULT 0,
+  dead_at INTEGER,
+  reason TEXT
+) STRICT;
+-- The receive path: visible live messages of a queue in visibility order.
+CREATE INDEX IF NOT EXISTS messages_receive ON messages(queue, dead, visible_at);
+-- Retention sweeps and the age of the oldest message.
+CREATE INDEX IF NOT EXISTS messages_age ON messages(queue, dead, sent_at);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_id ON messages(id);
+)sql";
+
+TEST_F(SqliteQueueTest, MigratesAVersion1File) {
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now().time_since_epoch())
+          .count();
+  {
+    auto db = Db::Open(path_.string(), Db::Sync::kNormal, 1000);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->Exec(kVersion1Schema).ok());
+    const Status filled = db->Exec(fmt::format(R"sql(
+      INSERT INTO queues(name, created_at, visibility_timeout_ms, max_receive_count, retention_ms,
+                         dlq_retention_ms, delay_ms, max_message_bytes, sent, dead_lettered)
+        VALUES('thumbnails', {0}, 60000, 3, 345600000, 864000000, 0, 1048576, 2, 1);
+      INSERT INTO messages(queue, id, body, attributes, sent_at, visible_at)
+        VALUES('thumbnails', 'id-live', CAST('kept' AS BLOB), x'', {0}, {0});
+      INSERT INTO messages(queue, id, body, attributes, sent_at, visible_at, dead, dead_at, reason)
+        VALUES('thumbnails', 'id-dead', CAST('dead' AS BLOB), x'', {0}, {0}, 1, {0}, 'corrupt');
+      PRAGMA user_version=1;)sql", now));
+    ASSERT_TRUE(filled.ok()) << filled.ToString();
+  }
+  auto q = MustOpen(Options());
+  ASSERT_NE(q, nullptr);
+  auto got = q->Receive(10, seconds(0));
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ(got->front().body, "kept");
+  EXPECT_TRUE(q->Remove(got->front().receipt).ok());
+  auto dead = q->dead_letters().List(10);
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ(dead->front().reason, "corrupt");
+  auto after = q->dead_letters().List(10, "id-dead");
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_TRUE(after->empty());
+  EXPECT_EQ(q->Stats()->sent, 2);
+
+  auto db = Db::Open(path_.string(), Db::Sync::kNormal, 1000);
+  ASSERT_TRUE(db.ok());
+  auto version = db->Prepare("PRAGMA user_version");
+  ASSERT_TRUE(version.ok() && *version->Step());
+  EXPECT_EQ(version->Int(0), kSchemaVersion);
+  auto indexes = db->Prepare(
+      "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master "
+      "WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL ORDER BY name)");
+  ASSERT_TRUE(indexes.ok() && *indexes->Step());
+  EXPECT_EQ(indexes->Text(0), "messages_dead_id messages_receive");
 }
 
 TEST_F(SqliteQueueTest, MalformedReceiptIsInvalid) {
