@@ -36,7 +36,7 @@ enum class S3Error {
   kInvalidDigest,                       // 400: Content-MD5 / checksum value not decodable
   kIncompleteBody,                      // 400: body shorter than announced, chunks cut
   kMissingContentLength,                // 411: aws-chunked without decoded length
-  kEntityTooLarge,                      // 400: a chunk or trailer beyond the limits
+  kEntityTooLarge,                      // 400: (for the server) a body beyond the size limit
   kNotImplemented,                      // 501: e.g. SigV4a (ECDSA) payload modes
 };
 

@@ -20,8 +20,8 @@
 // signature is checked, so the caller must write into a temporary and commit only when
 // Finish() returns OK. Any error is final: later calls return the same error.
 //
-// Checks: chunk-size lines (hex, at most 16 digits, no blanks, line length bounded ->
-// InvalidRequest / EntityTooLarge), chunk signatures in constant time
+// Checks: chunk-size lines (hex, at most 16 digits, no blanks, CRLF, line length bounded
+// -> InvalidRequest), chunk signatures in constant time
 // (SignatureDoesNotMatch), the CRLF after each chunk, the running total never beyond
 // x-amz-decoded-content-length and equal to it at the final chunk (IncompleteBody /
 // InvalidRequest), trailers: only the announced x-amz-checksum-* (plus

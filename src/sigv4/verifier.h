@@ -11,15 +11,17 @@
 //      case, ';'-separated), Signature (64 lower-case hex) -> *Malformed / *ParametersError.
 //   3. X-Amz-Security-Token present -> InvalidToken (we issue no temporary credentials).
 //   4. the access key, through the lookup callback -> InvalidAccessKeyId (403, not 500).
-//   5. the date: x-amz-date (or Date, or X-Amz-Date in the query), parsable -> AccessDenied;
+//   5. the date: x-amz-date (or Date) parsable -> AccessDenied (X-Amz-Date of a presigned
+//      URL -> AuthorizationQueryParametersError);
 //      header auth: within max_skew of the injected Clock -> RequestTimeTooSkewed;
 //      presigned: X-Amz-Expires an integer in 1..604800 -> AuthorizationQueryParametersError,
 //      not expired -> AccessDenied "Request has expired", not starting later than now +
 //      max_skew -> AccessDenied "Request is not valid yet".
 //   6. the scope: date equals the day of the request date, region equals ours, service
 //      equals the caller's, terminator aws4_request -> *Malformed / *ParametersError.
-//   7. `host` is signed, and (option) every x-amz-* header present is signed ->
-//      AccessDenied: an unsigned x-amz-meta-* or x-amz-copy-source could be swapped.
+//   7. `host` is signed (AccessDenied) and present exactly once (InvalidRequest), and
+//      (option, on by default) every x-amz-* header present is signed -> AccessDenied: an
+//      unsigned x-amz-meta-* or x-amz-copy-source could be swapped by anyone on the path.
 //   8. the payload mode (S3): x-amz-content-sha256 present for header auth
 //      (InvalidRequest), one of the known values (InvalidArgument; the ECDSA ones are
 //      NotImplemented); presigned requests default to UNSIGNED-PAYLOAD and may not stream.
@@ -28,8 +30,9 @@
 // The header signature is verified whatever the payload mode: an unsigned or trailer
 // payload never skips step 9 (MinIO's CVE-2026-40344 was exactly that).
 //
-// A Verifier is immutable after construction and safe to use from many threads, provided
-// the lookup callback is.
+// On SignatureDoesNotMatch the status carries log_detail() (canonical request and string
+// to sign) for the server log. A Verifier is immutable after construction and safe to use
+// from many threads, provided the lookup callback is.
 #pragma once
 
 #include <chrono>
