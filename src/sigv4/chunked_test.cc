@@ -102,6 +102,54 @@ TEST_F(ChunkedTest, AwsPutObjectExampleByteForByte) {
   EXPECT_EQ(d->decoded_bytes(), 66560u);
 }
 
+// The trailer example of the same reference (sigv4-streaming-trailers.html): CRC32C
+// trailer sOO8/Q==, its chunk signatures and the trailer signature, 66946 bytes on the wire.
+TEST_F(ChunkedTest, AwsTrailerExampleByteForByte) {
+  Request r;
+  r.method = "PUT";
+  r.path = "/examplebucket/chunkObject.txt";
+  r.headers = {{"Host", "s3.amazonaws.com"},
+               {"x-amz-date", "20130524T000000Z"},
+               {"x-amz-storage-class", "REDUCED_REDUNDANCY"},
+               {"x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"},
+               {"Content-Encoding", "aws-chunked"},
+               {"x-amz-decoded-content-length", "66560"},
+               {"x-amz-trailer", "x-amz-checksum-crc32c"},
+               {"Content-Length", "66946"},
+               {"Authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,"
+                "SignedHeaders=content-encoding;host;x-amz-content-sha256;x-amz-date;"
+                "x-amz-decoded-content-length;x-amz-storage-class;x-amz-trailer,"
+                "Signature=106e2a8a18243abcf37539882f36619c00e2dfc72633413f02d3b74544bfeb8e"}};
+  auto v = Verifier(options_).Verify(r, "s3");
+  ASSERT_TRUE(v.ok()) << v.status().ToString() << "\n" << v.status().log_detail();
+  ASSERT_EQ(v->payload_mode, PayloadMode::kStreamingSignedTrailer);
+
+  const std::string body =
+      "10000;chunk-signature=b474d8862b1487a5145d686f57f013e54db672cee1c953b3010fb58501ef5aa2\r\n" +
+      std::string(65536, 'a') +
+      "\r\n400;chunk-signature=1c1344b170168f8e65b41376b44b20fe354e373826ccbbe2c1d40a8cae51e5c7\r\n" +
+      std::string(1024, 'a') +
+      "\r\n0;chunk-signature=2ca2aba2005185cf7159c6277faf83795951dd77a3a99e6e65d5c9f85863f992\r\n"
+      "x-amz-checksum-crc32c:sOO8/Q==\r\n"
+      "x-amz-trailer-signature:d81f82fc3505edab99d459891051a732e8730629a2e4a59689829ca17fe2e435\r\n\r\n";
+  EXPECT_EQ(body.size(), 66946u);
+  ChunkedEncodeOptions enc;
+  enc.mode = PayloadMode::kStreamingSignedTrailer;
+  enc.signing = *v->chunk_context;
+  enc.trailer_checksum = ChecksumAlgorithm::kCrc32c;
+  enc.chunk_size = 65536;
+  EXPECT_EQ(EncodeAwsChunked(std::string(66560, 'a'), enc), body);
+
+  auto d = NewChunkedDecoder(*v, r.headers);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  std::string out;
+  AuthStatus s = Decode(*d, body, 4096, &out);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(out, std::string(66560, 'a'));
+  EXPECT_EQ(d->trailer_checksum_base64(), "sOO8/Q==");
+}
+
 TEST_F(ChunkedTest, OneByteAtATimeEqualsAllAtOnce) {
   std::string body = ExampleBody();
   for (std::size_t step : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{7}, std::size_t{86},
