@@ -35,8 +35,8 @@ struct Worker::State {
 
   mutable std::mutex mu;
   std::condition_variable changed;  // in_hand, pending or stopping changed
-  std::map<std::string, InHand> in_hand;  // by message id
-  std::deque<std::string> pending;        // ids received, not started
+  std::map<std::string, InHand> in_hand;  // by receipt (an id comes back with a new receipt)
+  std::deque<std::string> pending;        // receipts received, not started
   int running = 0;
   bool started = false;
   bool stopping = false;
@@ -100,8 +100,8 @@ void Worker::Stop() {
   s.changed.wait(lock, [&] { return s.receiver_done; });
   // Received but not started: visible again at once, for another worker.
   std::vector<std::string> release;
-  for (const std::string& id : s.pending) release.push_back(s.in_hand.at(id).message.receipt);
-  for (const std::string& id : s.pending) s.in_hand.erase(id);
+  for (const std::string& receipt : s.pending) release.push_back(receipt);
+  for (const std::string& receipt : s.pending) s.in_hand.erase(receipt);
   s.pending.clear();
   lock.unlock();
   for (const std::string& receipt : release) s.Release(receipt);
@@ -109,7 +109,7 @@ void Worker::Stop() {
   const bool finished = s.changed.wait_for(lock, s.options.shutdown_grace, [&] { return s.running == 0; });
   if (!finished) {
     release.clear();
-    for (auto& [id, h] : s.in_hand) release.push_back(h.message.receipt);
+    for (auto& [receipt, h] : s.in_hand) release.push_back(receipt);
     LogWarn("worker.shutdown", {{"running", s.running},
                                 {"grace_ms", static_cast<int64_t>(s.options.shutdown_grace.count())},
                                 {"detail", "jobs still running after the grace period are released"}});
@@ -155,9 +155,9 @@ void Worker::State::Receiver() {
     const Clock::time_point now = clock.Now();
     for (queue::Message& m : *got) {
       ++counters.received;
-      std::string id = m.id;
-      pending.push_back(id);
-      in_hand.insert_or_assign(id, InHand{std::move(m), now, false});
+      std::string receipt = m.receipt;
+      pending.push_back(receipt);
+      in_hand.insert_or_assign(std::move(receipt), InHand{std::move(m), now, false});
     }
     changed.notify_all();
   }
@@ -170,9 +170,9 @@ void Worker::State::JobThread() {
   while (true) {
     changed.wait(lock, [&] { return !pending.empty() || (stopping && receiver_done); });
     if (pending.empty()) return;
-    const std::string id = pending.front();
+    const std::string receipt = pending.front();
     pending.pop_front();
-    InHand& h = in_hand.at(id);
+    InHand& h = in_hand.at(receipt);
     h.running = true;
     const queue::Message message = h.message;
     ++running;
@@ -180,11 +180,11 @@ void Worker::State::JobThread() {
     const JobReport report = processor(message);
     lock.lock();
     // Released after the grace period: the message is someone else's now.
-    const bool still_ours = in_hand.count(id) && in_hand.at(id).message.receipt == message.receipt;
+    const bool still_ours = in_hand.count(receipt) > 0;
     lock.unlock();
     if (still_ours) Apply(message, report);
     lock.lock();
-    if (still_ours) in_hand.erase(id);
+    if (still_ours) in_hand.erase(receipt);
     --running;
     changed.notify_all();
   }
@@ -264,16 +264,18 @@ void Worker::State::Heartbeat() {
     changed.wait_for(lock, tick);
     const Clock::time_point now = clock.Now();
     std::vector<std::pair<std::string, std::string>> due;  // id, receipt
-    for (auto& [id, h] : in_hand) {
-      if (now - h.extended_at >= options.heartbeat) due.emplace_back(id, h.message.receipt);
+    for (auto& [receipt, h] : in_hand) {
+      if (now - h.extended_at >= options.heartbeat) due.emplace_back(h.message.id, receipt);
     }
     if (due.empty()) continue;
     lock.unlock();
-    std::vector<std::pair<std::string, Status>> results;
-    for (const auto& [id, receipt] : due) results.emplace_back(id, queue.ChangeVisibility(receipt, options.visibility_timeout));
+    std::vector<std::pair<std::string, Status>> results;  // receipt, outcome
+    for (const auto& [id, receipt] : due) results.emplace_back(receipt, queue.ChangeVisibility(receipt, options.visibility_timeout));
     lock.lock();
-    for (const auto& [id, s] : results) {
-      auto it = in_hand.find(id);
+    for (size_t i = 0; i < results.size(); ++i) {
+      const std::string& id = due[i].first;
+      const Status& s = results[i].second;
+      auto it = in_hand.find(results[i].first);
       if (s.ok()) {
         ++counters.extended;
         if (it != in_hand.end()) it->second.extended_at = now;

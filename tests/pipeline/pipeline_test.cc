@@ -1,0 +1,447 @@
+// The worker pipeline against the real pieces: a LocalStore in a temporary directory, the
+// SQLite queue, the libvips engine, and event bodies as the embedded notifier writes them.
+// The one fault injector is FlakyStore, a store wrapper that fails writes on purpose.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "events/event_json.h"
+#include "fixtures/fixtures.h"
+#include "image/engine.h"
+#include "pipeline/job.h"
+#include "pipeline/rendition_names.h"
+#include "pipeline/worker.h"
+#include "queue/queue_factory.h"
+#include "store/local_store.h"
+
+namespace thumbpipe::pipeline {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+// Polls `done` until it holds or 20 s pass: the worker runs on its own threads.
+template <typename F>
+bool Eventually(F done) {
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return done();
+}
+
+// Forwards to a real store; fails BeginPut while `failures_left` > 0 (a store outage).
+class FlakyStore final : public store::ObjectStore {
+ public:
+  explicit FlakyStore(store::ObjectStore& inner) : inner_(inner) {}
+  std::atomic<int> failures_left{0};
+
+  Status CreateBucket(std::string_view b) override { return inner_.CreateBucket(b); }
+  Status DeleteBucket(std::string_view b) override { return inner_.DeleteBucket(b); }
+  Result<store::BucketInfo> HeadBucket(std::string_view b) override { return inner_.HeadBucket(b); }
+  Result<std::vector<store::BucketInfo>> ListBuckets() override { return inner_.ListBuckets(); }
+  Result<std::unique_ptr<store::ObjectWriter>> BeginPut(std::string_view b, std::string_view k,
+                                                        store::PutOptions o) override {
+    if (failures_left.load() > 0) {
+      --failures_left;
+      return Status::IOError("injected: disk unavailable");
+    }
+    return inner_.BeginPut(b, k, std::move(o));
+  }
+  Result<store::ObjectInfo> Head(std::string_view b, std::string_view k) override { return inner_.Head(b, k); }
+  Result<std::unique_ptr<store::ObjectReader>> Get(std::string_view b, std::string_view k,
+                                                   std::optional<store::ByteRange> r) override {
+    return inner_.Get(b, k, r);
+  }
+  Status Delete(std::string_view b, std::string_view k, const store::WriteContext& c, bool* e) override {
+    return inner_.Delete(b, k, c, e);
+  }
+  Result<store::ListPage> List(std::string_view b, const store::ListRequest& r) override { return inner_.List(b, r); }
+  Result<store::ObjectInfo> Copy(std::string_view sb, std::string_view sk, std::string_view db, std::string_view dk,
+                                 bool replace, store::PutOptions o) override {
+    return inner_.Copy(sb, sk, db, dk, replace, std::move(o));
+  }
+  Result<std::string> CreateMultipartUpload(std::string_view b, std::string_view k, store::PutOptions o) override {
+    return inner_.CreateMultipartUpload(b, k, std::move(o));
+  }
+  Result<std::unique_ptr<store::ObjectWriter>> BeginPart(std::string_view b, std::string_view k, std::string_view u,
+                                                         int n, std::optional<std::string> md5) override {
+    return inner_.BeginPart(b, k, u, n, std::move(md5));
+  }
+  Result<store::ObjectInfo> CompleteMultipartUpload(std::string_view b, std::string_view k, std::string_view u,
+                                                    std::span<const store::CompletedPart> p) override {
+    return inner_.CompleteMultipartUpload(b, k, u, p);
+  }
+  Status AbortMultipartUpload(std::string_view b, std::string_view k, std::string_view u) override {
+    return inner_.AbortMultipartUpload(b, k, u);
+  }
+  Result<std::vector<store::PartInfo>> ListParts(std::string_view b, std::string_view k, std::string_view u) override {
+    return inner_.ListParts(b, k, u);
+  }
+  Result<std::vector<store::UploadInfo>> ListMultipartUploads(std::string_view b, std::string_view p) override {
+    return inner_.ListMultipartUploads(b, p);
+  }
+  Status PutBucketConfig(std::string_view b, std::string_view n, std::string_view d) override {
+    return inner_.PutBucketConfig(b, n, d);
+  }
+  Result<std::string> GetBucketConfig(std::string_view b, std::string_view n) override {
+    return inner_.GetBucketConfig(b, n);
+  }
+  void SetCommitHook(store::CommitHook h) override { inner_.SetCommitHook(std::move(h)); }
+  store::Outbox* outbox() override { return inner_.outbox(); }
+
+ private:
+  store::ObjectStore& inner_;
+};
+
+image::Recipe TwoVariants() {
+  image::Recipe r;
+  image::Variant small;
+  small.name = "small";
+  small.width = small.height = 64;
+  small.fit = image::Fit::kCover;
+  small.format = image::Format::kWebp;
+  image::Variant medium;
+  medium.name = "medium";
+  medium.width = medium.height = 200;
+  medium.fit = image::Fit::kInside;
+  medium.format = image::Format::kJpeg;
+  r.variants = {small, medium};
+  return r;
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("pipeline_test_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    store::LocalStoreOptions so;
+    so.dir = dir_ / "objects";
+    so.durable = false;
+    auto s = store::OpenLocalStore(so);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    local_ = std::move(*s);
+    ASSERT_TRUE(local_->CreateBucket("images").ok());
+    flaky_ = std::make_unique<FlakyStore>(*local_);
+
+    queue::SqliteQueueOptions qo;
+    qo.max_receive_count = 3;
+    qo.clock = &clock_;
+    auto q = queue::OpenQueue("sqlite://" + (dir_ / "queue.db").string() + "?queue=jobs", qo);
+    ASSERT_TRUE(q.ok()) << q.status().ToString();
+    queue_ = std::move(*q);
+
+    auto e = image::Engine::Create({});
+    ASSERT_TRUE(e.ok()) << e.status().ToString();
+    engine_ = std::move(*e);
+
+    config_.layout = {"uploads/", "thumbnails/"};
+    config_.recipe = TwoVariants();
+    job_ = std::make_unique<Job>(config_, *flaky_, *engine_);
+  }
+  void TearDown() override {
+    job_.reset();
+    queue_.reset();
+    flaky_.reset();
+    local_.reset();
+    fs::remove_all(dir_);
+  }
+
+  store::ObjectInfo Put(const std::string& key, const std::string& bytes) {
+    auto w = local_->BeginPut("images", key, {});
+    EXPECT_TRUE(w.ok());
+    EXPECT_TRUE((*w)->Write(bytes).ok());
+    auto info = (*w)->Commit();
+    EXPECT_TRUE(info.ok()) << info.status().ToString();
+    return *info;
+  }
+
+  static std::string CreatedEvent(const store::ObjectInfo& info) {
+    return events::EncodeEventBody({store::WriteKind::kPut, info, {}}, {});
+  }
+  static std::string RemovedEvent(const std::string& key) {
+    store::ObjectInfo info;
+    info.bucket = "images";
+    info.key = key;
+    info.version = 99;
+    return events::EncodeEventBody({store::WriteKind::kDelete, info, {}}, {});
+  }
+
+  queue::Message AsMessage(std::string body) {
+    queue::Message m;
+    m.id = "m1";
+    m.body = std::move(body);
+    m.receive_count = 1;
+    return m;
+  }
+
+  bool Exists(const std::string& key) { return local_->Head("images", key).ok(); }
+
+  fs::path dir_;
+  ManualClock clock_;
+  std::unique_ptr<store::ObjectStore> local_;
+  std::unique_ptr<FlakyStore> flaky_;
+  std::unique_ptr<queue::Queue> queue_;
+  std::unique_ptr<image::Engine> engine_;
+  JobConfig config_;
+  std::unique_ptr<Job> job_;
+};
+
+TEST(RenditionNames, StripTriggerPrefixAndExtension) {
+  const OutputLayout layout{"uploads/", "thumbnails/"};
+  EXPECT_EQ(RenditionKey(layout, "small", "uploads/2024/cat.JPG", image::Format::kWebp),
+            "thumbnails/small/2024/cat.webp");
+  EXPECT_EQ(RenditionKey(layout, "small", "uploads/a.b/noext", image::Format::kJpeg), "thumbnails/small/a.b/noext.jpg");
+  EXPECT_EQ(RenditionKey(layout, "s", "uploads/my photo+1.png", image::Format::kPng), "thumbnails/s/my photo+1.png");
+  image::Variant original;
+  original.name = "o";
+  EXPECT_EQ(PlannedFormat(original, "uploads/x.JPEG"), image::Format::kJpeg);
+  EXPECT_EQ(PlannedFormat(original, "uploads/x.heic"), std::nullopt);
+  image::Recipe recipe;
+  recipe.variants = {original};
+  // Unknown planned format: every output format is a candidate for deletion.
+  EXPECT_EQ(PossibleRenditionKeys(layout, recipe, "uploads/x.heic").size(), 5u);
+}
+
+TEST_F(PipelineTest, CreatedMakesEveryRenditionWithMetadataThenRedeliveryCostsNoDecode) {
+  const auto info = Put("uploads/2024/cat.jpg", fixtures::Jpeg(fixtures::PhotoLike(640, 480)));
+  JobReport first = job_->Run(AsMessage(CreatedEvent(info)));
+  ASSERT_EQ(first.verdict, Verdict::kDone) << first.error.ToString();
+  EXPECT_EQ(first.decodes, 1);
+  EXPECT_EQ(first.renditions_written, 2);
+
+  auto small = local_->Head("images", "thumbnails/small/2024/cat.webp");
+  ASSERT_TRUE(small.ok()) << small.status().ToString();
+  EXPECT_EQ(small->content_type, "image/webp");
+  EXPECT_EQ(small->metadata.at(std::string(kMetaSourceEtag)), info.etag);
+  EXPECT_EQ(small->metadata.at(std::string(kMetaSourceKey)), "uploads/2024/cat.jpg");
+  EXPECT_EQ(small->metadata.at(std::string(kMetaWidth)), "64");
+  auto medium = local_->Head("images", "thumbnails/medium/2024/cat.jpg");
+  ASSERT_TRUE(medium.ok());
+  EXPECT_EQ(medium->metadata.at(std::string(kMetaWidth)), "200");
+  EXPECT_EQ(medium->metadata.at(std::string(kMetaHeight)), "150");
+
+  JobReport again = job_->Run(AsMessage(CreatedEvent(info)));
+  EXPECT_EQ(again.verdict, Verdict::kSkipped);
+  EXPECT_EQ(again.decodes, 0);
+
+  // A new version of the source: the renditions are stale, so the job renders again.
+  const auto v2 = Put("uploads/2024/cat.jpg", fixtures::Jpeg(fixtures::PhotoLike(320, 320, 2)));
+  JobReport third = job_->Run(AsMessage(CreatedEvent(info)));  // even the old event renders the current source
+  EXPECT_EQ(third.verdict, Verdict::kDone);
+  EXPECT_EQ(local_->Head("images", "thumbnails/medium/2024/cat.jpg")->metadata.at(std::string(kMetaSourceEtag)),
+            v2.etag);
+}
+
+TEST_F(PipelineTest, CorruptImageIsDeadLetteredWithItsReasonAndWritesNothing) {
+  const auto info = Put("uploads/bad.jpg", fixtures::Truncated(fixtures::Jpeg(fixtures::PhotoLike(400, 300)), 0.3));
+  JobReport r = job_->Run(AsMessage(CreatedEvent(info)));
+  EXPECT_EQ(r.verdict, Verdict::kDeadLetter);
+  EXPECT_TRUE(r.error.IsPermanent()) << r.error.ToString();
+  EXPECT_NE(r.error.message().find("uploads/bad.jpg"), std::string::npos) << r.error.ToString();
+  EXPECT_FALSE(Exists("thumbnails/small/bad.webp"));
+  EXPECT_FALSE(Exists("thumbnails/medium/bad.jpg"));
+}
+
+TEST_F(PipelineTest, OversizedSourceIsRefusedBeforeReading) {
+  config_.max_input_bytes = 1000;
+  const auto info = Put("uploads/big.jpg", fixtures::Jpeg(fixtures::PhotoLike(400, 300)));
+  JobReport r = job_->Run(AsMessage(CreatedEvent(info)));
+  EXPECT_EQ(r.verdict, Verdict::kDeadLetter);
+  EXPECT_EQ(r.error.code(), StatusCode::kTooLarge) << r.error.ToString();
+  EXPECT_EQ(r.decodes, 0);
+}
+
+TEST_F(PipelineTest, StaleAndForeignEventsAreSkippedAndMalformedOnesDeadLettered) {
+  const auto info = Put("uploads/gone.jpg", fixtures::Jpeg(fixtures::PhotoLike(100, 100)));
+  ASSERT_TRUE(local_->Delete("images", "uploads/gone.jpg").ok());
+  EXPECT_EQ(job_->Run(AsMessage(CreatedEvent(info))).verdict, Verdict::kSkipped);  // deleted since
+
+  const auto elsewhere = Put("other/x.jpg", fixtures::Jpeg(fixtures::PhotoLike(100, 100)));
+  JobReport foreign = job_->Run(AsMessage(CreatedEvent(elsewhere)));
+  EXPECT_EQ(foreign.verdict, Verdict::kSkipped);
+  EXPECT_EQ(foreign.decodes, 0);
+
+  EXPECT_EQ(job_->Run(AsMessage(events::EncodeTestEvent("images", "r", "h", clock_.Now()))).verdict,
+            Verdict::kSkipped);
+  JobReport junk = job_->Run(AsMessage("{not json"));
+  EXPECT_EQ(junk.verdict, Verdict::kDeadLetter);
+  EXPECT_TRUE(junk.error.IsPermanent());
+}
+
+TEST_F(PipelineTest, RemovedDeletesRenditionsUnlessTheSourceCameBack) {
+  const auto info = Put("uploads/dog.png", fixtures::Png(fixtures::PhotoLike(300, 200)));
+  ASSERT_EQ(job_->Run(AsMessage(CreatedEvent(info))).verdict, Verdict::kDone);
+  ASSERT_TRUE(Exists("thumbnails/small/dog.webp"));
+
+  // The source exists: a delete event for it is stale and deletes nothing.
+  EXPECT_EQ(job_->Run(AsMessage(RemovedEvent("uploads/dog.png"))).verdict, Verdict::kSkipped);
+  EXPECT_TRUE(Exists("thumbnails/small/dog.webp"));
+
+  ASSERT_TRUE(local_->Delete("images", "uploads/dog.png").ok());
+  JobReport r = job_->Run(AsMessage(RemovedEvent("uploads/dog.png")));
+  EXPECT_EQ(r.verdict, Verdict::kDone);
+  EXPECT_EQ(r.renditions_deleted, 2);
+  EXPECT_FALSE(Exists("thumbnails/small/dog.webp"));
+  EXPECT_FALSE(Exists("thumbnails/medium/dog.jpg"));
+}
+
+JobReport DoneReport() {
+  JobReport r;
+  r.verdict = Verdict::kDone;
+  return r;
+}
+
+WorkerOptions FastOptions() {
+  WorkerOptions o;
+  o.concurrency = 2;
+  o.batch = 10;
+  o.wait = 50ms;
+  o.visibility_timeout = 60s;
+  o.heartbeat = 20s;
+  o.shutdown_grace = 10s;
+  o.max_receive_count = 3;
+  o.retry.initial = 0ms;  // retry at once; the backoff itself is tested on its own
+  return o;
+}
+
+TEST_F(PipelineTest, TransientStoreFaultIsRetriedAndSucceeds) {
+  const auto info = Put("uploads/retry.jpg", fixtures::Jpeg(fixtures::PhotoLike(300, 300)));
+  ASSERT_TRUE(queue_->Send(CreatedEvent(info)).ok());
+  flaky_->failures_left = 1;  // the first rendition write fails once
+  metrics::Registry registry;
+  Worker worker(FastOptions(), *queue_, [&](const queue::Message& m) { return job_->Run(m); }, clock_, registry);
+  worker.Start();
+  ASSERT_TRUE(Eventually([&] { return worker.counters().removed == 1; }));
+  worker.Stop();
+  EXPECT_EQ(worker.counters().retried, 1);
+  EXPECT_EQ(worker.counters().received, 2);
+  EXPECT_TRUE(Exists("thumbnails/small/retry.webp"));
+  auto stats = queue_->Stats();
+  EXPECT_EQ(stats->dead, 0);
+  EXPECT_EQ(stats->removed, 1);
+  EXPECT_NE(registry.RenderPrometheus().find("thumbpipe_jobs_total{result=\"retry\"} 1"), std::string::npos);
+}
+
+TEST_F(PipelineTest, PersistentFaultEndsInTheDlqAfterExactlyMaxReceiveCountWithTheLastError) {
+  const auto info = Put("uploads/never.jpg", fixtures::Jpeg(fixtures::PhotoLike(300, 300)));
+  ASSERT_TRUE(queue_->Send(CreatedEvent(info)).ok());
+  flaky_->failures_left = 1000;
+  metrics::Registry registry;
+  Worker worker(FastOptions(), *queue_, [&](const queue::Message& m) { return job_->Run(m); }, clock_, registry);
+  worker.Start();
+  ASSERT_TRUE(Eventually([&] { return worker.counters().dead_lettered == 1; }));
+  worker.Stop();
+  EXPECT_EQ(worker.counters().received, 3);
+  EXPECT_EQ(worker.counters().retried, 2);
+  auto dead = queue_->dead_letters().List(10);
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].receive_count, 3);
+  EXPECT_NE((*dead)[0].reason.find("injected: disk unavailable"), std::string::npos) << (*dead)[0].reason;
+  EXPECT_NE((*dead)[0].reason.find("gave up after 3 receives"), std::string::npos) << (*dead)[0].reason;
+}
+
+TEST_F(PipelineTest, HeartbeatKeepsASlowJobFromASecondConsumer) {
+  ASSERT_TRUE(queue_->Send("slow job").ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  bool started = false, release = false;
+  WorkerOptions o = FastOptions();
+  o.concurrency = 1;
+  o.visibility_timeout = 10s;
+  o.heartbeat = 3s;
+  metrics::Registry registry;
+  Worker worker(o, *queue_, [&](const queue::Message&) {
+    std::unique_lock lock(mu);
+    started = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+    return DoneReport();
+  }, clock_, registry);
+  worker.Start();
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return started; }));
+  }
+  // The job has run longer than the visibility timeout in queue time; every heartbeat that
+  // fell due extended it, so no other consumer gets the message.
+  for (int i = 0; i < 4; ++i) {
+    const int64_t before = worker.counters().extended;
+    clock_.Advance(3s);
+    ASSERT_TRUE(Eventually([&] { return worker.counters().extended > before; }));
+  }
+  auto other = queue_->Receive(10, 0ms);
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(other->empty()) << "a second consumer got the message while the job still ran";
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(Eventually([&] { return worker.counters().removed == 1; }));
+  worker.Stop();
+  EXPECT_EQ(queue_->Stats()->removed, 1);
+}
+
+TEST_F(PipelineTest, StopFinishesRunningJobsAndReleasesTheRest) {
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(queue_->Send("job " + std::to_string(i)).ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  int running = 0;
+  bool release = false;
+  WorkerOptions o = FastOptions();
+  o.concurrency = 2;
+  o.batch = 2;
+  metrics::Registry registry;
+  Worker worker(o, *queue_, [&](const queue::Message&) {
+    std::unique_lock lock(mu);
+    ++running;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+    return DoneReport();
+  }, clock_, registry);
+  worker.Start();
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return running == 2; }));
+  }
+  std::thread stopper([&] { worker.Stop(); });
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  stopper.join();
+  // Two were running and finished; the other two were never received (capacity 2), so all
+  // four are accounted for: two removed, two still visible for the next worker.
+  EXPECT_EQ(worker.counters().removed, 2);
+  auto stats = queue_->Stats();
+  EXPECT_EQ(stats->removed, 2);
+  EXPECT_EQ(stats->visible, 2);
+  EXPECT_EQ(stats->in_flight, 0);
+}
+
+TEST(RetryPolicy, GrowsExponentiallyWithJitterAndACap) {
+  RetryPolicy p;
+  p.initial = 1s;
+  p.max = 10s;
+  p.jitter = 0.2;
+  std::mt19937_64 rng(1);
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_GE(p.Backoff(1, rng), 800ms);
+    EXPECT_LE(p.Backoff(1, rng), 1200ms);
+    EXPECT_GE(p.Backoff(3, rng), 3200ms);
+    EXPECT_LE(p.Backoff(3, rng), 4800ms);
+    EXPECT_LE(p.Backoff(30, rng), 10s);
+  }
+}
+
+}  // namespace
+}  // namespace thumbpipe::pipeline
