@@ -25,6 +25,10 @@ namespace {
 constexpr int kBusyTimeoutMs = 5000;
 // Read connections kept for reuse; more concurrent readers open (and then close) their own.
 constexpr size_t kMaxIdleReaders = 32;
+// WAL size (pages) that wakes the checkpointer (SQLite's own default threshold), and past
+// which it also waits for readers (RESTART): 64 MiB at 4 KiB pages, the journal size limit.
+constexpr int kCheckpointPages = 1000;
+constexpr int kRestartPages = 16384;
 
 std::string IndexPath(const LocalStoreOptions& o) { return (o.dir / "index.db").string(); }
 
@@ -90,10 +94,65 @@ Status LocalStore::Init() {
                                                   IndexPath(options_), version.Int(0), kSchemaVersion));
   }
   version.Reset();
-  return write_db_.Transaction([&]() -> Status {
-    THUMBPIPE_RETURN_IF_ERROR(write_db_.Exec(kSchemaSql));
-    return write_db_.Exec(fmt::format("PRAGMA user_version={}", kSchemaVersion));
-  });
+  if (Status done = write_db_.Transaction([&]() -> Status {
+        THUMBPIPE_RETURN_IF_ERROR(write_db_.Exec(kSchemaSql));
+        return write_db_.Exec(fmt::format("PRAGMA user_version={}", kSchemaVersion));
+      });
+      !done.ok()) {
+    return done;
+  }
+  next_checkpoint_at_ = kCheckpointPages;
+  write_db_.SetWalHook(&LocalStore::OnWalCommit, this);
+  checkpointer_ = std::thread([this] { RunCheckpointer(); });
+  return Status::Ok();
+}
+
+LocalStore::~LocalStore() {
+  if (checkpointer_.joinable()) {
+    {
+      std::scoped_lock lock(checkpoint_mu_);
+      stopping_ = true;
+    }
+    checkpoint_cv_.notify_all();
+    checkpointer_.join();
+  }
+}
+
+int LocalStore::OnWalCommit(void* self, sqlite3* /*db*/, const char* /*schema*/, int wal_pages) {
+  auto* store = static_cast<LocalStore*>(self);
+  if (wal_pages >= store->next_checkpoint_at_.load(std::memory_order_relaxed)) {
+    bool wake = false;
+    {
+      std::scoped_lock lock(store->checkpoint_mu_);
+      wake = !std::exchange(store->checkpoint_wanted_, true);
+    }
+    if (wake) store->checkpoint_cv_.notify_one();
+  }
+  return 0;  // SQLITE_OK
+}
+
+void LocalStore::RunCheckpointer() {
+  std::unique_lock lock(checkpoint_mu_);
+  for (;;) {
+    checkpoint_cv_.wait(lock, [&] { return checkpoint_wanted_ || stopping_; });
+    if (stopping_) return;
+    checkpoint_wanted_ = false;
+    lock.unlock();
+    // PASSIVE never blocks a writer or reader; the next writer starts the WAL over once all
+    // of it is in the database file. Only a WAL that readers kept from starting over gets a
+    // RESTART, which waits for them (briefly holding writers) so it cannot grow unbounded.
+    Result<std::pair<int, int>> done = checkpoint_db_.Checkpoint(/*restart=*/false);
+    if (done.ok() && done->first >= kRestartPages) done = checkpoint_db_.Checkpoint(/*restart=*/true);
+    // Under a steady stream of commits a PASSIVE checkpoint rarely reaches the end of the
+    // WAL; the next one runs after another kCheckpointPages, not after every commit.
+    next_checkpoint_at_.store(done.ok() && done->second < done->first ? done->first + kCheckpointPages
+                                                                      : kCheckpointPages,
+                              std::memory_order_relaxed);
+    if (!done.ok()) {
+      LogWarn("store: checkpoint failed", {{"dir", options_.dir.string()}, {"error", done.status().ToString()}});
+    }
+    lock.lock();
+  }
 }
 
 Status LocalStore::SweepLeftovers() {
@@ -389,9 +448,11 @@ Result<std::unique_ptr<ObjectStore>> OpenLocalStore(const LocalStoreOptions& opt
   THUMBPIPE_ASSIGN_OR_RETURN(
       Db write_db, Db::Open((options.dir / "index.db").string(),
                             options.durable ? Db::Sync::kFull : Db::Sync::kNormal, internal::kBusyTimeoutMs));
+  THUMBPIPE_ASSIGN_OR_RETURN(Db checkpoint_db, Db::Open((options.dir / "index.db").string(), Db::Sync::kNormal,
+                                                        internal::kBusyTimeoutMs));
   const int lock_fd = lock.get();
   auto store = std::make_unique<internal::LocalStore>(options, std::move(files), std::move(lock),
-                                                      std::move(write_db));
+                                                      std::move(write_db), std::move(checkpoint_db));
   THUMBPIPE_RETURN_IF_ERROR(store->Init());
   if (alone) THUMBPIPE_RETURN_IF_ERROR(store->SweepLeftovers());
   // Shared from now on; a store opening meanwhile waits here until the sweep is over (the

@@ -119,11 +119,12 @@ class LocalOutbox final : public Outbox {
 
 class LocalStore final : public ObjectStore {
  public:
-  LocalStore(const LocalStoreOptions& options, BlobFiles files, UniqueFd lock, Db write_db)
+  LocalStore(const LocalStoreOptions& options, BlobFiles files, UniqueFd lock, Db write_db, Db checkpoint_db)
       : options_(options), files_(std::move(files)), lock_(std::move(lock)),
-        write_db_(std::move(write_db)) {}
+        write_db_(std::move(write_db)), checkpoint_db_(std::move(checkpoint_db)) {}
+  ~LocalStore() override;
 
-  // Creates the schema.
+  // Creates the schema, then starts the checkpointer.
   Status Init();
   // Removes temp blobs and blobs no row names. REQUIRES: DIR/LOCK held exclusively.
   Status SweepLeftovers();
@@ -248,6 +249,19 @@ class LocalStore final : public ObjectStore {
   std::atomic<int64_t> commits_{0};
 
   std::atomic<int64_t> list_rows_read_{0};
+
+  // Checkpoints run on their own thread and connection, never in a committing thread:
+  // SQLite's automatic checkpoint would make the group that crosses the threshold wait for
+  // the database file's fsyncs, stalling every writer in it (queue/ does the same).
+  static int OnWalCommit(void* self, sqlite3* db, const char* schema, int wal_pages);
+  void RunCheckpointer();
+  Db checkpoint_db_;
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  std::atomic<int> next_checkpoint_at_;  // WAL pages that wake the checkpointer
+  bool checkpoint_wanted_ = false;       // protected by checkpoint_mu_
+  bool stopping_ = false;                // protected by checkpoint_mu_
+  std::thread checkpointer_;
 
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<Db>> idle_readers_;  // protected by readers_mu_
