@@ -63,7 +63,17 @@ Status WriteTxn::DropBody(const BodyRef& body) {
 
 Status WriteTxn::Emit(const WriteRecord& record) {
   if (hook_ == nullptr || !*hook_) return Status::Ok();
-  const std::vector<std::string> payloads = (*hook_)(record);
+  std::vector<std::string> payloads;
+  // The hook is another module's code (events/); an exception must not escape into the
+  // group commit, where it would leave the leader's followers waiting for ever. It fails
+  // this write only: a write whose event cannot be made is not acknowledged.
+  try {
+    payloads = (*hook_)(record);
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("commit hook failed: ") + e.what());
+  } catch (...) {
+    return Status::Internal("commit hook failed");
+  }
   if (payloads.empty()) return Status::Ok();
   THUMBPIPE_ASSIGN_OR_RETURN(StmtLease stmt,
                              db_.Cached("INSERT INTO outbox(payload, created_ms) VALUES(?, ?)"));

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <thread>
 
 #include "store/local_store_impl.h"
@@ -124,6 +125,42 @@ TEST_F(LocalStoreTest, AnyUtf8IncludingNulIsAKeyButNotBrokenUtf8) {
   }
   // A multibyte character straddling the limit: 1023 ASCII bytes + a 2-byte character.
   EXPECT_EQ(S3Code(Put(*store, std::string(1023, 'a') + "é", "x")), "KeyTooLong");
+}
+
+TEST_F(LocalStoreTest, NoKeyReachesTheFileSystem) {
+  auto store = MustOpen(Options());
+  ASSERT_TRUE(store->CreateBucket("b-1").ok());
+  const fs::path outside = dir_.parent_path();
+  const auto before = std::distance(fs::directory_iterator(outside), fs::directory_iterator());
+  for (const std::string key : {"../escape", "../../escape", "/etc/escape", "blobs/ab/x", "tmp/x", "index.db",
+                                "LOCK", "a/../../b"}) {
+    ASSERT_TRUE(Put(*store, key, Body(100'000)).ok()) << key;  // files, not inline
+  }
+  EXPECT_EQ(std::distance(fs::directory_iterator(outside), fs::directory_iterator()), before);
+  // Only the store's own names: the index and its WAL, LOCK, tmp/, blobs/<2 hex>/<32 hex>.
+  for (const auto& e : fs::recursive_directory_iterator(dir_)) {
+    const std::string rel = fs::relative(e.path(), dir_).string();
+    const bool ok = rel == "LOCK" || rel.starts_with("index.db") || rel == "tmp" || rel == "blobs" ||
+                    (rel.starts_with("blobs/") && (rel.size() == 8 || rel.size() == 8 + 1 + 32));
+    EXPECT_TRUE(ok) << rel;
+  }
+  EXPECT_EQ(BlobFileCount(), 8u);
+}
+
+TEST_F(LocalStoreTest, AThrowingCommitHookFailsOnlyItsWrite) {
+  auto store = MustOpen(Options());
+  ASSERT_TRUE(store->CreateBucket("b-1").ok());
+  store->SetCommitHook([](const WriteRecord& r) -> std::vector<std::string> {
+    if (r.object.key == "bad") throw std::runtime_error("cannot encode");
+    return {r.object.key};
+  });
+  EXPECT_EQ(Put(*store, "bad", "x").code(), StatusCode::kInternal);
+  EXPECT_EQ(store->Head("b-1", "bad").status().code(), StatusCode::kNotFound) << "stored without its event";
+  EXPECT_TRUE(Put(*store, "good", "x").ok());
+  auto pending = store->outbox()->Pending(10, Duration{0});
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].payload, "good");
 }
 
 TEST_F(LocalStoreTest, SmallBodiesLiveInTheIndexAndReplacedBlobsGo) {
