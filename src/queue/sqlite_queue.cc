@@ -202,16 +202,23 @@ Status SqliteQueue::CommitSends(std::span<const NewRow> rows) {
         return AddCounter("sent", static_cast<int64_t>(rows.size()));
       },
       options_.durable_sends, static_cast<int64_t>(rows.size()));
-  if (status.ok()) Notify();
-  return status;
+  return status;  // GroupWrite's leader woke long polls for the whole group
 }
 
-void SqliteQueue::Notify() {
+void SqliteQueue::Notify(int64_t messages) {
+  int64_t waiting = 0;
   {
     std::scoped_lock lock(notify_mu_);
     ++notify_seq_;
+    waiting = waiting_;
   }
-  notify_cv_.notify_all();
+  // Waking every long poll for one message would have all but one of them query the
+  // database for nothing; wake as many as there are new messages.
+  if (messages >= waiting) {
+    notify_cv_.notify_all();
+  } else {
+    for (int64_t i = 0; i < messages; ++i) notify_cv_.notify_one();
+  }
 }
 
 Status SqliteQueue::AddCounter(std::string_view column, int64_t n) {

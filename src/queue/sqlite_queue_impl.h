@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <span>
@@ -122,8 +123,8 @@ class SqliteQueue final : public Queue {
   Status GroupWrite(const std::function<Status()>& body, bool durable = false,
                     int64_t sends = 0);
   int64_t NowMs() const { return ToMs(clock_.Now()); }
-  // Wakes long polls of this object (a message may have become visible).
-  void Notify();
+  // Wakes long polls of this object: as many as `messages` became visible (all by default).
+  void Notify(int64_t messages = INT64_MAX);
 
   const SqliteQueueOptions options_;
   Clock& clock_;
@@ -140,11 +141,20 @@ class SqliteQueue final : public Queue {
   };
   // Runs one group in one transaction, setting each request's status.
   // REQUIRES: db_mu_ and write_mu_ held.
-  void CommitGroup(std::span<WriteRequest* const> group);
+  // Returns how many messages it sent (to wake as many long polls).
+  int64_t CommitGroup(std::span<WriteRequest* const> group);
   std::mutex group_mu_;
   std::condition_variable group_cv_;
+  // Before a durable group: lets concurrent senders join it (see the .cc).
+  // REQUIRES: `lock` holds group_mu_.
+  void WaitForCompany(std::unique_lock<std::mutex>& lock);
+  static constexpr std::chrono::microseconds kFillQuiet{60};
+  static constexpr std::chrono::microseconds kFillMax{250};
+  std::condition_variable fill_cv_;     // a request arrived while filling_
   std::vector<WriteRequest*> pending_;  // protected by group_mu_
   bool leader_active_ = false;          // protected by group_mu_
+  bool filling_ = false;                // protected by group_mu_
+  size_t last_durable_group_ = 0;       // durable requests in the last durable group; group_mu_
   std::atomic<int64_t> sends_committed_{0};
   std::atomic<int64_t> commits_{0};
 
@@ -173,6 +183,7 @@ class SqliteQueue final : public Queue {
   std::mutex notify_mu_;
   std::condition_variable notify_cv_;
   uint64_t notify_seq_ = 0;  // protected by notify_mu_
+  int64_t waiting_ = 0;      // long polls waiting on notify_cv_; protected by notify_mu_
 
   SqliteDeadLetters dead_letters_{*this};
 };

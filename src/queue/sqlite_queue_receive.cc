@@ -80,8 +80,10 @@ Result<std::vector<Message>> SqliteQueue::Receive(int max, Duration wait,
     // A send from this process wakes us at once; one from another process (or a delay or
     // visibility timeout running out) is noticed at the next poll.
     std::unique_lock lock(notify_mu_);
+    ++waiting_;
     notify_cv_.wait_until(lock, std::min(deadline, now + options_.cross_process_poll),
                           [&] { return notify_seq_ != seen; });
+    --waiting_;
   }
 }
 

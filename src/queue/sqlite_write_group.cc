@@ -13,6 +13,9 @@
 // form the next group, so groups grow with the load and a lone caller never waits for
 // company. Each request runs under its own savepoint: one that fails (a stale receipt, a
 // message gone) is rolled back alone and the others still commit.
+#include <algorithm>
+#include <chrono>
+
 #include "queue/sqlite_queue_impl.h"
 
 namespace thumbpipe::queue::internal {
@@ -22,19 +25,26 @@ Status SqliteQueue::GroupWrite(const std::function<Status()>& body, bool durable
   WriteRequest request{&body, durable, sends, Status::Ok(), false};
   std::unique_lock lock(group_mu_);
   pending_.push_back(&request);
+  if (filling_) fill_cv_.notify_one();
   while (!request.done) {
     if (leader_active_) {
       group_cv_.wait(lock);
       continue;
     }
     leader_active_ = true;
+    WaitForCompany(lock);
     std::vector<WriteRequest*> group;
     group.swap(pending_);
+    size_t durable_requests = 0;
+    for (const WriteRequest* r : group) durable_requests += r->durable ? 1 : 0;
+    if (durable_requests > 0) last_durable_group_ = durable_requests;
     lock.unlock();
+    int64_t sent = 0;
     {
       std::scoped_lock db_lock(db_mu_, write_mu_);
-      CommitGroup(group);
+      sent = CommitGroup(group);
     }
+    if (sent > 0) Notify(sent);
     lock.lock();
     for (WriteRequest* r : group) r->done = true;
     leader_active_ = false;
@@ -43,7 +53,31 @@ Status SqliteQueue::GroupWrite(const std::function<Status()>& body, bool durable
   return request.status;
 }
 
-void SqliteQueue::CommitGroup(std::span<WriteRequest* const> group) {
+void SqliteQueue::WaitForCompany(std::unique_lock<std::mutex>& lock) {
+  // A durable commit costs an fsync (a few hundred microseconds here), whatever its size.
+  // When the last durable group had company, its members are likely on their way back (a
+  // producer that waits for each send sends again right after), so the leader waits a
+  // little for them rather than paying an fsync for a group of one or two: until the group
+  // is as large as the last one, or nobody arrived for kFillQuiet, at most kFillMax. A lone
+  // sender (last group of one) never waits.
+  auto durable_pending = [&] {
+    size_t n = 0;
+    for (const WriteRequest* r : pending_) n += r->durable ? 1 : 0;
+    return n;
+  };
+  if (last_durable_group_ <= 1 || durable_pending() == 0) return;
+  const auto deadline = std::chrono::steady_clock::now() + kFillMax;
+  filling_ = true;
+  while (durable_pending() < last_durable_group_) {
+    const size_t before = pending_.size();
+    const auto until = std::min(deadline, std::chrono::steady_clock::now() + kFillQuiet);
+    fill_cv_.wait_until(lock, until, [&] { return pending_.size() != before; });
+    if (pending_.size() == before || std::chrono::steady_clock::now() >= deadline) break;
+  }
+  filling_ = false;
+}
+
+int64_t SqliteQueue::CommitGroup(std::span<WriteRequest* const> group) {
   bool durable = false;
   for (const WriteRequest* r : group) durable = durable || r->durable;
   Status status = db_.SetSynchronous(durable ? Db::Sync::kFull : Db::Sync::kNormal);
@@ -54,8 +88,9 @@ void SqliteQueue::CommitGroup(std::span<WriteRequest* const> group) {
     if (status.ok() && group.front()->sends > 0) {
       sends_committed_ += group.front()->sends;
       ++commits_;
+      return group.front()->sends;
     }
-    return;
+    return 0;
   }
   if (status.ok()) {
     status = db_.Transaction([&]() -> Status {
@@ -90,6 +125,7 @@ void SqliteQueue::CommitGroup(std::span<WriteRequest* const> group) {
     sends_committed_ += sends;
     ++commits_;
   }
+  return sends;
 }
 
 }  // namespace thumbpipe::queue::internal
