@@ -398,7 +398,9 @@ std::string EncodeAwsChunked(std::string_view data, const ChunkedEncodeOptions& 
   std::string out;
   std::size_t pos = 0;
   while (true) {
-    std::string_view chunk = data.substr(pos, std::min(options.chunk_size, data.size() - pos));
+    // A chunk size of 0 would end the body at once; it means "one chunk" instead.
+    std::size_t size = options.chunk_size == 0 ? data.size() : options.chunk_size;
+    std::string_view chunk = data.substr(pos, std::min(size, data.size() - pos));
     pos += chunk.size();
     out += hex(chunk.size());
     if (signed_mode) {

@@ -105,7 +105,8 @@ std::string TrailerSignature(const ChunkSigningContext& context, std::string_vie
 
 // Encodes `data` as an aws-chunked body (clients, tests): chunks of `chunk_size` bytes
 // (the last shorter), then the final chunk and, in trailer modes, the checksum trailer
-// (and its signature). REQUIRES: signing context for the signed modes, chunk_size > 0.
+// (and its signature). REQUIRES: signing context for the signed modes. chunk_size 0 means
+// the whole data in one chunk.
 struct ChunkedEncodeOptions {
   PayloadMode mode = PayloadMode::kStreamingSigned;
   std::optional<ChunkSigningContext> signing;
