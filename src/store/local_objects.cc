@@ -134,6 +134,7 @@ Result<ObjectInfo> LocalStore::Head(std::string_view bucket, std::string_view ke
 Result<std::unique_ptr<ObjectReader>> LocalStore::Get(std::string_view bucket, std::string_view key,
                                                       std::optional<ByteRange> range) {
   THUMBPIPE_RETURN_IF_ERROR(CheckNames(bucket, key));
+  std::string missing_file;  // the blob the previous attempt could not open
   for (int attempt = 0; attempt < kMaxGetAttempts; ++attempt) {
     std::optional<ObjectRow> row;
     std::string data;
@@ -159,6 +160,12 @@ Result<std::unique_ptr<ObjectReader>> LocalStore::Get(std::string_view bucket, s
     Result<UniqueFd> fd = files_.OpenBlob(row->body.file);
     if (fd.ok()) return NewFileReader(std::move(row->info), std::move(fd).value(), selected);
     if (fd.status().code() != StatusCode::kNotFound) return fd.status();
+    // The same row naming the same missing blob twice is not a race with a writer (a write
+    // always names a new blob): the file is gone.
+    if (missing_file == row->body.file) {
+      return Status::Corrupt("the blob of " + std::string(key) + " is missing: " + fd.status().message());
+    }
+    missing_file = row->body.file;
   }
   return Status::Unavailable("SlowDown " + std::string(key) + " kept changing while being opened");
 }

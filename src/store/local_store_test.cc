@@ -147,6 +147,17 @@ TEST_F(LocalStoreTest, NoKeyReachesTheFileSystem) {
   EXPECT_EQ(BlobFileCount(), 8u);
 }
 
+TEST_F(LocalStoreTest, AMissingBlobIsReportedAsCorrupt) {
+  auto store = MustOpen(Options());
+  ASSERT_TRUE(store->CreateBucket("b-1").ok());
+  ASSERT_TRUE(Put(*store, "k", Body(100'000)).ok());
+  for (const auto& e : fs::recursive_directory_iterator(dir_ / "blobs")) {
+    if (e.is_regular_file()) fs::remove(e.path());
+  }
+  EXPECT_EQ(store->Get("b-1", "k").status().code(), StatusCode::kCorrupt);
+  EXPECT_TRUE(store->Head("b-1", "k").ok());
+}
+
 TEST_F(LocalStoreTest, AThrowingCommitHookFailsOnlyItsWrite) {
   auto store = MustOpen(Options());
   ASSERT_TRUE(store->CreateBucket("b-1").ok());
