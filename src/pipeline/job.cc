@@ -4,6 +4,7 @@
 
 #include "events/event_parse.h"
 #include "image/engine.h"
+#include "pipeline/freshness.h"
 
 namespace thumbpipe::pipeline {
 namespace {
@@ -77,19 +78,6 @@ JobReport Job::Run(const queue::Message& message) const {
   return report;
 }
 
-bool Job::UpToDate(std::string_view key, std::string_view etag) const {
-  for (const image::Variant& v : config_.recipe.variants) {
-    const std::optional<image::Format> format = PlannedFormat(v, key);
-    if (!format) return false;  // the name depends on the decoded format: cannot tell
-    Result<store::ObjectInfo> r =
-        store_.Head(config_.output_bucket, RenditionKey(config_.layout, v.name, key, *format));
-    if (!r.ok()) return false;
-    auto it = r->metadata.find(kMetaSourceEtag);
-    if (it == r->metadata.end() || it->second != etag) return false;
-  }
-  return true;
-}
-
 Result<std::string> Job::ReadSource(std::string_view key, std::string* etag) const {
   Result<std::unique_ptr<store::ObjectReader>> reader = store_.Get(config_.trigger_bucket, key);
   if (!reader.ok()) return reader.status();
@@ -125,7 +113,9 @@ Status Job::Created(std::string_view bucket, std::string_view key, JobReport& re
     return Status::TooLarge("source is " + std::to_string(head->size) + " bytes, over limits.max_input_bytes (" +
                             std::to_string(config_.max_input_bytes) + ")");
   }
-  if (UpToDate(key, head->etag)) return Status::Ok();
+  if (RenditionsUpToDate(store_, config_.output_bucket, config_.layout, config_.recipe, key, head->etag)) {
+    return Status::Ok();
+  }
 
   std::string etag;
   Result<std::string> bytes = ReadSource(key, &etag);

@@ -68,7 +68,6 @@ class Job {
  private:
   Status Created(std::string_view bucket, std::string_view key, JobReport& report) const;
   Status Removed(std::string_view bucket, std::string_view key, JobReport& report) const;
-  bool UpToDate(std::string_view key, std::string_view etag) const;
   Result<std::string> ReadSource(std::string_view key, std::string* etag) const;
 
   const JobConfig& config_;

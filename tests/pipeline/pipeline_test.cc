@@ -12,6 +12,7 @@
 #include "events/event_json.h"
 #include "fixtures/fixtures.h"
 #include "image/engine.h"
+#include "pipeline/backfill.h"
 #include "pipeline/job.h"
 #include "pipeline/rendition_names.h"
 #include "pipeline/worker.h"
@@ -426,6 +427,44 @@ TEST_F(PipelineTest, StopFinishesRunningJobsAndReleasesTheRest) {
   EXPECT_EQ(stats->removed, 2);
   EXPECT_EQ(stats->visible, 2);
   EXPECT_EQ(stats->in_flight, 0);
+}
+
+TEST_F(PipelineTest, BackfillEnqueuesOnlyTheGapsAndIsIdempotent) {
+  const auto a = Put("uploads/a.jpg", fixtures::Jpeg(fixtures::PhotoLike(200, 200, 1)));
+  Put("uploads/b.jpg", fixtures::Jpeg(fixtures::PhotoLike(200, 200, 2)));
+  Put("uploads/notes.txt", "not an image");
+  ASSERT_EQ(job_->Run(AsMessage(CreatedEvent(a))).verdict, Verdict::kDone);
+
+  BackfillOptions options;
+  options.suffixes = {".jpg"};
+  options.dry_run = true;
+  auto dry = Backfill(config_, options, *local_, *queue_);
+  ASSERT_TRUE(dry.ok()) << dry.status().ToString();
+  EXPECT_EQ(dry->candidates, 2);  // the renditions under thumbnails/ are not candidates, nor notes.txt
+  EXPECT_EQ(dry->up_to_date, 1);
+  EXPECT_EQ(dry->enqueued, 1);
+  EXPECT_EQ(queue_->Stats()->visible, 0);
+
+  options.dry_run = false;
+  ASSERT_EQ(Backfill(config_, options, *local_, *queue_)->enqueued, 1);
+  auto got = queue_->Receive(10, 0ms);
+  ASSERT_EQ(got->size(), 1u);
+  ASSERT_EQ(job_->Run((*got)[0]).verdict, Verdict::kDone);
+  ASSERT_TRUE(queue_->Remove((*got)[0].receipt).ok());
+  EXPECT_EQ(Backfill(config_, options, *local_, *queue_)->enqueued, 0);  // nothing left to do
+
+  // A deleted rendition is a gap; checking only the other variant does not see it.
+  ASSERT_TRUE(local_->Delete("images", "thumbnails/small/b.webp").ok());
+  options.variants = {"medium"};
+  EXPECT_EQ(Backfill(config_, options, *local_, *queue_)->enqueued, 0);
+  options.variants = {"small"};
+  EXPECT_EQ(Backfill(config_, options, *local_, *queue_)->enqueued, 1);
+
+  options.variants = {"huge"};
+  EXPECT_EQ(Backfill(config_, options, *local_, *queue_).status().code(), StatusCode::kInvalidArgument);
+  options.variants.clear();
+  options.prefix = "elsewhere/";
+  EXPECT_EQ(Backfill(config_, options, *local_, *queue_).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(RetryPolicy, GrowsExponentiallyWithJitterAndACap) {
