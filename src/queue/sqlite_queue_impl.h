@@ -105,6 +105,7 @@ class SqliteQueue final : public Queue {
   // a receive that reaches one past retention deletes it instead of delivering it.
   static constexpr int64_t kDeadSweepEveryMs = 60'000;
   int64_t next_dead_sweep_ms_ = 0;  // protected by db_mu_
+  std::atomic<bool> last_receive_found_{false};  // the last ReceiveOnce returned messages
   // Finds the row `receipt` names and checks that it is the latest receipt.
   // REQUIRES: inside a write transaction on db_.
   Result<HeldRow> Hold(std::string_view receipt);

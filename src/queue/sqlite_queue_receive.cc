@@ -90,9 +90,10 @@ Result<std::vector<Message>> SqliteQueue::Receive(int max, Duration wait,
 Result<std::vector<Message>> SqliteQueue::ReceiveOnce(int max, int64_t visibility_ms) {
   std::vector<Message> out;
   const int64_t now = NowMs();
-  {
-    // A read first: idle long polls (every cross_process_poll, in every process) then never
-    // take the write lock that senders need.
+  // A read first: idle long polls (every cross_process_poll, in every process) then never
+  // take the write lock that senders need. Skipped while receives keep finding messages: in
+  // a busy queue the probe is a read transaction (and its file locks) for nothing.
+  if (!last_receive_found_.load(std::memory_order_relaxed)) {
     std::scoped_lock lock(db_mu_);
     THUMBPIPE_ASSIGN_OR_RETURN(StmtLease probe, db_.Cached(
         "SELECT 1 FROM messages WHERE queue = ? AND dead = 0 AND visible_at <= ? LIMIT 1"));
@@ -169,6 +170,7 @@ Result<std::vector<Message>> SqliteQueue::ReceiveOnce(int max, int64_t visibilit
     return AddCounter("dead_lettered", dead_lettered);
   });
   if (!status.ok()) return status;
+  last_receive_found_.store(!out.empty(), std::memory_order_relaxed);
   return out;
 }
 
