@@ -49,13 +49,17 @@ class [[nodiscard]] AuthStatus {
  public:
   AuthStatus() = default;  // OK
   AuthStatus(S3Error code, std::string message) : code_(code), message_(std::move(message)) {}
+  // For the few answers where S3 pairs a code with another status than its usual one
+  // (AuthorizationQueryParametersError is 403 for an X-Amz-Expires out of range).
+  AuthStatus(S3Error code, std::string message, int http_status)
+      : code_(code), message_(std::move(message)), http_status_(http_status) {}
 
   static AuthStatus Ok() { return {}; }
 
   bool ok() const { return code_ == S3Error::kNone; }
   S3Error code() const { return code_; }
   std::string_view s3_code() const { return S3ErrorName(code_); }
-  int http_status() const { return HttpStatusOf(code_); }
+  int http_status() const { return http_status_ != 0 ? http_status_ : HttpStatusOf(code_); }
   const std::string& message() const { return message_; }
 
   // "SignatureDoesNotMatch: <message>", or "ok".
@@ -77,6 +81,7 @@ class [[nodiscard]] AuthStatus {
   S3Error code_ = S3Error::kNone;
   std::string message_;
   std::string log_detail_;
+  int http_status_ = 0;  // 0: HttpStatusOf(code_)
 };
 
 // A value or a non-OK AuthStatus (the AuthStatus counterpart of Result<T>).

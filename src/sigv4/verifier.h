@@ -14,7 +14,8 @@
 //   5. the date: x-amz-date (or Date) parsable -> AccessDenied (X-Amz-Date of a presigned
 //      URL -> AuthorizationQueryParametersError);
 //      header auth: within max_skew of the injected Clock -> RequestTimeTooSkewed;
-//      presigned: X-Amz-Expires an integer in 1..604800 -> AuthorizationQueryParametersError,
+//      presigned: X-Amz-Expires an integer in 0..604800 -> AuthorizationQueryParametersError
+//      (status 403, as s3-tests expect),
 //      not expired -> AccessDenied "Request has expired", not starting later than now +
 //      max_skew -> AccessDenied "Request is not valid yet".
 //   6. the scope: date equals the day of the request date, region equals ours, service

@@ -480,6 +480,7 @@ TEST_F(PresignTest, ExpiresBounds) {
     Request m = r;
     SetParam(m, "X-Amz-Expires", bad);
     ExpectError(m, S3Error::kAuthorizationQueryParametersError);
+    EXPECT_EQ(Verify(m).status().http_status(), 403);
   }
   Request zero = r;
   SetParam(zero, "X-Amz-Expires", "0");
