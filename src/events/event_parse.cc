@@ -72,6 +72,11 @@ std::optional<Clock::time_point> ParseTime(const std::string& text) {
   if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &consumed) != 6) {
     return std::nullopt;
   }
+  // Clock::time_point counts nanoseconds in 64 bits (years 1677-2262): keep well inside it.
+  if (y < 1970 || y > 2200 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 ||
+      s > 60) {
+    return std::nullopt;
+  }
   size_t i = static_cast<size_t>(consumed);
   int64_t nanos = 0;
   if (i < text.size() && text[i] == '.') {

@@ -208,6 +208,17 @@ TEST(ParseEventBody, DeepNestingDoesNotCrash) {
   ExpectInvalid(deep_record, "Records[0]: not an object");
 }
 
+TEST(ParseEventBody, AnUnusableEventTimeIsKeptAsTextOnly) {
+  for (std::string_view t : {"0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z", "2024-13-01T00:00:00Z", "yesterday"}) {
+    std::string body(kAws);
+    body.replace(body.find("2024-05-01T10:20:30.456Z"), 24, t);
+    auto parsed = ParseEventBody(body);
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    EXPECT_EQ(parsed->records[0].event_time, t);
+    EXPECT_FALSE(parsed->records[0].time.has_value()) << t;
+  }
+}
+
 TEST(CompareSequencers, PadsTheShorterWithZeros) {
   EXPECT_EQ(CompareSequencers("0055AED6DCD90281E5", "55AED6DCD90281E5"), 0);
   EXPECT_LT(CompareSequencers("FF", "0100"), 0);
