@@ -195,7 +195,8 @@ Result<int64_t> BlobFiles::Sweep(const std::function<bool(std::string_view id)>&
   int64_t removed = 0;
   std::error_code ec;
   auto remove = [&](const fs::path& p) {
-    if (fs::remove(p, ec)) ++removed;
+    std::error_code failed;  // not `ec`: a file that cannot go is not a listing error
+    if (fs::remove(p, failed)) ++removed;
   };
   for (const auto& entry : fs::directory_iterator(dir_ / "tmp", ec)) remove(entry.path());
   if (ec) return Status::IOError("listing " + (dir_ / "tmp").string() + ": " + ec.message());
