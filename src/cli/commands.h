@@ -15,5 +15,6 @@ void AddThumbnailCommand(CLI::App& app, CommandRun* run);
 void AddVersionCommand(CLI::App& app, CommandRun* run);
 void AddConfigCommand(CLI::App& app, CommandRun* run);
 void AddQueueCommands(CLI::App& app, CommandRun* run);  // queue ... and dlq ...
+void AddServeCommand(CLI::App& app, CommandRun* run);
 
 }  // namespace thumbpipe::cli

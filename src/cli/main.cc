@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   thumbpipe::cli::AddVersionCommand(app, &run);
   thumbpipe::cli::AddConfigCommand(app, &run);
   thumbpipe::cli::AddQueueCommands(app, &run);
+  thumbpipe::cli::AddServeCommand(app, &run);
   CLI11_PARSE(app, argc, argv);
   return run ? run() : 0;
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/logging.h"
+
 namespace thumbpipe::server {
 
 Permission RequiredPermission(Operation op) {
@@ -75,7 +77,13 @@ Authenticator::Authenticator(std::vector<config::Credential> credentials, std::s
 std::optional<S3Error> Authenticator::Authenticate(const HttpRequestHead& head, const Route& route,
                                                    Principal* out) const {
   sigv4::AuthResult<sigv4::VerifiedRequest> verified = verifier_.Verify(ToSigV4Request(head, route), "s3");
-  if (!verified.ok()) return FromAuthStatus(verified.status());
+  if (!verified.ok()) {
+    if (!verified.status().log_detail().empty()) {
+      // What we signed, to find the part a client signed differently; never sent to it.
+      LogDebug("signature mismatch", {{"detail", verified.status().log_detail()}});
+    }
+    return FromAuthStatus(verified.status());
+  }
   for (const config::Credential& c : credentials_) {
     if (c.access_key == verified->access_key) {
       out->credential = &c;

@@ -55,6 +55,8 @@ HttpResponse CreateBucket(RequestContext& ctx, std::string_view body) {
 HttpResponse DeleteBucket(RequestContext& ctx) {
   const Status st = ctx.store().DeleteBucket(ctx.route.bucket);
   if (!st.ok()) return ctx.StoreError(st, "NoSuchBucket");
+  // A bucket created again under this name starts without a notification configuration.
+  if (events::Notifications* n = ctx.service.notifications()) n->ForgetBucket(ctx.route.bucket);
   HttpResponse r;
   r.status = 204;
   return r;

@@ -146,7 +146,8 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
         buffer_(server.options().max_header_bytes + 64 * 1024),
         chunk_(server.options().chunk_bytes) {}
 
-  net::awaitable<void> Run();
+  // `self` keeps the connection alive for as long as the coroutine runs.
+  net::awaitable<void> Run(std::shared_ptr<Connection> self);
   // On the connection's strand: closes it if it waits for a request, else lets the request
   // finish (the response then says Connection: close).
   void CloseIfIdle() {
@@ -218,8 +219,8 @@ net::awaitable<bool> HttpServer::Impl::Connection::WaitForRequest() {
   co_return true;
 }
 
-net::awaitable<void> HttpServer::Impl::Connection::Run() {
-  auto self = shared_from_this();
+net::awaitable<void> HttpServer::Impl::Connection::Run(std::shared_ptr<Connection> self) {
+  (void)self;
   const HttpServerOptions& opt = server_.options();
   HttpHandler& handler = server_.handler();
   beast::error_code ignored;
@@ -452,7 +453,7 @@ net::awaitable<void> HttpServer::Impl::AcceptLoop() {
     auto ex = socket.get_executor();
     auto connection = std::make_shared<Connection>(*this, std::move(socket));
     Register(connection.get());
-    net::co_spawn(ex, connection->Run(), [](std::exception_ptr e) {
+    net::co_spawn(ex, connection->Run(connection), [](std::exception_ptr e) {
       if (e) LogError("connection coroutine threw");
     });
   }

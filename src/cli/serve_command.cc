@@ -1,0 +1,247 @@
+// `thumbpipe serve [--config F] [--listen ADDR] [--port-file F]`: the embedded system in one
+// process: the S3 API over the configured store, the notifier (a commit hook that writes each
+// event into the store's outbox inside the write's transaction) and the relay that moves
+// events to the configured queue. The workers join in issue 5.
+//
+// SIGTERM / SIGINT stop it gracefully: the server stops accepting and finishes in-flight
+// requests within the grace period, then the relay delivers what the outbox still holds
+// (within the same grace) and stops; exit 0.
+#include <signal.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/startup.h"
+#include "common/logging.h"
+#include "events/notifications.h"
+#include "events/notifier.h"
+#include "events/relay.h"
+#include "server/credentials_file.h"
+#include "server/http_server.h"
+#include "server/s3_service.h"
+#include "store/store_factory.h"
+
+namespace thumbpipe::cli {
+namespace {
+
+struct ServeFlags {
+  std::string config_path;
+  std::string listen;     // overrides server.listen; port 0 = any free port
+  std::string port_file;  // the bound port is written here once the server listens
+};
+
+// The queue name inside a sqlite:// URL (?queue=NAME), "thumbnails" by default.
+std::string QueueNameOf(std::string_view url) {
+  const size_t at = url.find("?queue=");
+  return at == std::string_view::npos ? std::string("thumbnails") : std::string(url.substr(at + 7));
+}
+
+// "host:port" or "[v6]:port" where, unlike server.listen, port 0 is allowed (tests).
+Result<config::HostPort> ParseListenFlag(std::string_view text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return Status::InvalidArgument("--listen \"" + std::string(text) + "\": expected host:port");
+  }
+  config::HostPort hp;
+  hp.host = std::string(text.substr(0, colon));
+  if (hp.host.size() > 2 && hp.host.front() == '[' && hp.host.back() == ']') hp.host = hp.host.substr(1, hp.host.size() - 2);
+  const std::string port(text.substr(colon + 1));
+  try {
+    size_t used = 0;
+    hp.port = std::stoi(port, &used);
+    if (used != port.size() || hp.port < 0 || hp.port > 65535) throw std::out_of_range("port");
+  } catch (const std::exception&) {
+    return Status::InvalidArgument("--listen \"" + std::string(text) + "\": port must be 0-65535");
+  }
+  return hp;
+}
+
+Status WritePortFile(const std::string& path, int port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out.flush()) return Status::IOError("cannot write " + tmp);
+  }
+  // Renamed into place so that a harness polling for the file never reads half of it.
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Status::IOError("cannot write " + path + ": " + ec.message());
+  return Status::Ok();
+}
+
+std::string HostForUrl(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
+void PrintStartup(const config::Config& cfg, const std::string& endpoint,
+                  const std::optional<server::StoredCredentials>& generated, const std::string& queue_name) {
+  std::ostringstream out;
+  out << "thumbpipe serve: S3 API on " << endpoint << " (region " << cfg.server.region << ")\n"
+      << "  data dir:     " << cfg.data_dir.string() << "\n"
+      << "  store:        " << cfg.store.url << "\n"
+      << "  queue:        " << cfg.queue.url << " (queue " << queue_name << ")\n";
+  std::string env;
+  if (generated) {
+    out << "  credentials:  " << generated->path.string() << " (profile " << server::kCredentialsProfile
+        << (generated->created ? ", created now" : "") << ")\n";
+    env = "AWS_SHARED_CREDENTIALS_FILE=" + generated->path.string() + " AWS_PROFILE=" +
+          std::string(server::kCredentialsProfile);
+  } else {
+    out << "  credentials:  " << cfg.credentials.size() << " key(s) from the config ([[credentials]])\n";
+    env = "AWS_ACCESS_KEY_ID=" + cfg.credentials.front().access_key + " AWS_SECRET_ACCESS_KEY=<its secret>";
+  }
+  const std::string& bucket = cfg.trigger.bucket;
+  out << "  upload:       " << env << " aws --endpoint-url " << endpoint << " --region " << cfg.server.region
+      << " s3 cp cat.jpg s3://" << bucket << "/" << cfg.trigger.prefix << "cat.jpg\n"
+      << "  thumbnails:   s3://" << cfg.output.bucket << "/" << cfg.output.prefix
+      << "<variant>/cat.<ext> (made by the workers)\n"
+      << "  events:       every upload to s3://" << bucket << "/" << cfg.trigger.prefix
+      << " raises an S3 event on the queue (thumbpipe queue receive --json)\n";
+  std::cout << out.str() << std::flush;
+}
+
+int RunServe(const ServeFlags& flags) {
+  // Blocked before any thread starts, so that every thread inherits the mask and the signals
+  // wait for sigwait below instead of killing the process mid-request.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto loaded = LoadConfigAndLogging(flags.config_path);
+  if (!loaded.ok()) return ReportStartupError(loaded.status());
+  config::Config cfg = std::move(loaded).value();
+
+  config::HostPort listen;
+  if (!flags.listen.empty()) {
+    auto hp = ParseListenFlag(flags.listen);
+    if (!hp.ok()) return ReportStartupError(hp.status());
+    listen = *hp;
+  } else {
+    auto hp = config::ParseHostPort(cfg.server.listen);
+    if (!hp.ok()) return ReportStartupError(hp.status());
+    listen = *hp;
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.data_dir, ec);
+  if (ec) return ReportStartupError(Status::IOError("cannot create " + cfg.data_dir.string() + ": " + ec.message()));
+
+  std::optional<server::StoredCredentials> generated;
+  std::vector<config::Credential> credentials = cfg.credentials;
+  if (credentials.empty()) {
+    auto stored = server::LoadOrCreateCredentials(cfg.data_dir);
+    if (!stored.ok()) return ReportStartupError(stored.status());
+    generated = *stored;
+    credentials.push_back(stored->credential);
+  }
+
+  store::LocalStoreOptions store_options;
+  store_options.max_object_bytes = cfg.server.max_body_bytes;
+  auto opened_store = store::OpenStore(cfg.store.url, store_options);
+  if (!opened_store.ok()) return ReportStartupError(opened_store.status());
+  std::unique_ptr<store::ObjectStore> store = std::move(opened_store).value();
+
+  auto opened_queue = OpenConfiguredQueue(cfg);
+  if (!opened_queue.ok()) return ReportStartupError(opened_queue.status());
+  std::unique_ptr<queue::Queue> queue = std::move(opened_queue).value();
+
+  // The embedded queue is the only destination: known by its ARN or its bare name.
+  const std::string queue_name = QueueNameOf(cfg.queue.url);
+  const std::string queue_arn = events::EmbeddedQueueArn(cfg.server.region, queue_name);
+  events::DestinationResolver resolver = [&](std::string_view arn_or_name) -> queue::Queue* {
+    return arn_or_name == queue_arn || arn_or_name == queue_name ? queue.get() : nullptr;
+  };
+  events::NotificationsOptions notification_options;
+  notification_options.notifier.region = cfg.server.region;
+  notification_options.trigger = cfg.trigger;
+  notification_options.trigger_destination = queue_arn;
+  Clock& clock = RealClock::Instance();
+  auto opened_notifications = events::Notifications::Open(*store, resolver, notification_options, clock);
+  if (!opened_notifications.ok()) return ReportStartupError(opened_notifications.status());
+  events::Notifications& notifications = **opened_notifications;
+  store->SetCommitHook(notifications.hook());
+  // The hook refers to `notifications`: uninstalled before it is destroyed, on every return.
+  struct HookGuard {
+    store::ObjectStore* store;
+    ~HookGuard() { store->SetCommitHook(nullptr); }
+  } hook_guard{store.get()};
+
+  for (const std::string& bucket : {cfg.trigger.bucket, cfg.output.bucket}) {
+    const Status st = store->CreateBucket(bucket);
+    if (!st.ok() && st.code() != StatusCode::kAlreadyExists) return ReportStartupError(st);
+  }
+
+  std::unique_ptr<events::Relay> relay;
+  if (store->outbox() != nullptr) {
+    relay = std::make_unique<events::Relay>(*store->outbox(), resolver, clock);
+    relay->Start();
+  }
+
+  server::S3ServiceOptions s3_options;
+  s3_options.region = cfg.server.region;
+  s3_options.max_body_bytes = cfg.server.max_body_bytes;
+  s3_options.cors_allowed_origins = cfg.server.cors_allowed_origins;
+  s3_options.credentials = credentials;
+  if (!listen.host.empty() && listen.host.find_first_not_of("0123456789.:") != std::string::npos &&
+      listen.host != "localhost") {
+    s3_options.router.base_hosts.push_back(listen.host);
+  }
+  server::S3Service service(*store, &notifications, s3_options, clock);
+
+  server::HttpServerOptions http;
+  http.host = listen.host;
+  http.port = listen.port;
+  http.max_connections = cfg.server.max_connections;
+  http.max_header_bytes = cfg.server.max_header_bytes;
+  http.max_body_bytes = cfg.server.max_body_bytes;
+  http.idle_timeout = cfg.server.idle_timeout;
+  http.header_timeout = cfg.server.header_timeout;
+  http.body_timeout = cfg.server.body_timeout;
+  server::HttpServer server(http, &service);
+  if (Status st = server.Start(); !st.ok()) {
+    if (relay) relay->Stop(Duration{0});
+    return ReportStartupError(st);
+  }
+  const std::string endpoint = cfg.server.public_url.empty()
+                                   ? "http://" + HostForUrl(listen.host) + ":" + std::to_string(server.port())
+                                   : cfg.server.public_url;
+  if (!flags.port_file.empty()) {
+    if (Status st = WritePortFile(flags.port_file, server.port()); !st.ok()) {
+      server.Stop(Duration{0});
+      if (relay) relay->Stop(Duration{0});
+      return ReportStartupError(st);
+    }
+  }
+  PrintStartup(cfg, endpoint, generated, queue_name);
+  LogInfo("serving", {{"endpoint", endpoint}, {"port", server.port()}});
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  LogInfo("stopping", {{"signal", signal_number}});
+  const Duration grace = cfg.worker.shutdown_grace;
+  server.Stop(grace);
+  if (relay) relay->Stop(grace);
+  LogInfo("stopped");
+  return 0;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app, CommandRun* run) {
+  auto flags = std::make_shared<ServeFlags>();
+  CLI::App* cmd = app.add_subcommand("serve", "Run the S3 API, the event notifier and the queue in one process");
+  cmd->add_option("--config", flags->config_path, "TOML config file (default: built-in defaults)");
+  cmd->add_option("--listen", flags->listen, "host:port to listen on, overriding server.listen (port 0 = any free port)");
+  cmd->add_option("--port-file", flags->port_file, "write the port the server listens on to this file");
+  cmd->callback([run, flags] { *run = [flags] { return RunServe(*flags); }; });
+}
+
+}  // namespace thumbpipe::cli
