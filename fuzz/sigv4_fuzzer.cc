@@ -38,22 +38,25 @@ Request ParseRequest(std::string_view text, std::string* body) {
   std::string_view first = text.substr(0, eol);
   std::size_t sp = first.find(' ');
   r.method = std::string(first.substr(0, sp));
-  std::string_view target = sp == std::string_view::npos ? std::string_view() : first.substr(sp + 1);
+  std::string_view target =
+      sp == std::string_view::npos ? std::string_view() : first.substr(sp + 1);
   std::size_t q = target.find('?');
   r.path = std::string(target.substr(0, q));
   if (q != std::string_view::npos) r.query = std::string(target.substr(q + 1));
   std::size_t pos = eol == std::string_view::npos ? text.size() : eol + 1;
   while (pos < text.size()) {
     std::size_t next = text.find('\n', pos);
-    std::string_view line = text.substr(pos, (next == std::string_view::npos ? text.size() : next) - pos);
+    std::string_view line =
+        text.substr(pos, (next == std::string_view::npos ? text.size() : next) - pos);
     pos = next == std::string_view::npos ? text.size() : next + 1;
     if (line.empty()) {
       *body = std::string(text.substr(pos));
       break;
     }
     std::size_t colon = line.find(':');
-    r.headers.push_back({std::string(line.substr(0, colon)),
-                         colon == std::string_view::npos ? std::string() : std::string(line.substr(colon + 1))});
+    r.headers.push_back(
+        {std::string(line.substr(0, colon)),
+         colon == std::string_view::npos ? std::string() : std::string(line.substr(colon + 1))});
   }
   return r;
 }
@@ -64,7 +67,8 @@ const Verifier& TheVerifier() {
     VerifierOptions o;
     o.clock = &clock;
     o.lookup = [](std::string_view ak) -> std::optional<std::string> {
-      if (ak == "AKIAIOSFODNN7EXAMPLE") return std::string("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+      if (ak == "AKIAIOSFODNN7EXAMPLE")
+        return std::string("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
       return std::nullopt;
     };
     return o;
@@ -73,13 +77,15 @@ const Verifier& TheVerifier() {
 }
 
 ChunkSigningContext Context() {
-  return {DeriveSigningKey("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "20130524", "us-east-1", "s3"),
-          "20130524T000000Z", "20130524/us-east-1/s3/aws4_request",
-          "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9"};
+  return {
+      DeriveSigningKey("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "20130524", "us-east-1", "s3"),
+      "20130524T000000Z", "20130524/us-east-1/s3/aws4_request",
+      "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9"};
 }
 
 void FuzzChunked(uint8_t selector, uint8_t step, uint16_t length, std::string_view body) {
-  static constexpr PayloadMode kModes[] = {PayloadMode::kStreamingSigned, PayloadMode::kStreamingSignedTrailer,
+  static constexpr PayloadMode kModes[] = {PayloadMode::kStreamingSigned,
+                                           PayloadMode::kStreamingSignedTrailer,
                                            PayloadMode::kStreamingUnsignedTrailer};
   ChunkedOptions o;
   o.mode = kModes[selector % 3];
@@ -94,7 +100,8 @@ void FuzzChunked(uint8_t selector, uint8_t step, uint16_t length, std::string_vi
   if (s_whole.ok()) s_whole = whole->Finish();
   AuthStatus s_sliced;
   std::size_t n = 1 + step % 16;
-  for (std::size_t i = 0; i < body.size() && s_sliced.ok(); i += n) s_sliced = sliced->Feed(body.substr(i, n), &out_sliced);
+  for (std::size_t i = 0; i < body.size() && s_sliced.ok(); i += n)
+    s_sliced = sliced->Feed(body.substr(i, n), &out_sliced);
   if (s_sliced.ok()) s_sliced = sliced->Finish();
   CheckError(s_whole);
   CheckError(s_sliced);
@@ -113,7 +120,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 0: {
       auto a = ParseAuthorization(rest);
       CheckError(a.status());
-      if (a.ok()) Check(!a->access_key.empty() && a->date8.size() == 8 && !a->signed_headers.empty(), "bad parse");
+      if (a.ok())
+        Check(!a->access_key.empty() && a->date8.size() == 8 && !a->signed_headers.empty(),
+              "bad parse");
       break;
     }
     case 1: {
@@ -132,7 +141,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     default: {
       std::string body;
       Request r = ParseRequest(rest, &body);
-      auto c = PayloadChecker::Create(r.headers, data[1] & 1 ? std::optional<std::string>(Sha256Hex("x")) : std::nullopt);
+      auto c = PayloadChecker::Create(
+          r.headers, data[1] & 1 ? std::optional<std::string>(Sha256Hex("x")) : std::nullopt);
       CheckError(c.status());
       if (c.ok()) {
         c->Update(body);

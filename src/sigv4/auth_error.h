@@ -21,23 +21,23 @@ namespace thumbpipe::sigv4 {
 
 // S3 error codes this room can produce. Each maps to one HTTP status (HttpStatusOf).
 enum class S3Error {
-  kNone = 0,                            // 200, not an error
-  kAccessDenied,                        // 403: anonymous, expired presign, unsigned headers
-  kSignatureDoesNotMatch,               // 403: header, chunk or trailer signature wrong
-  kInvalidAccessKeyId,                  // 403: the access key is not configured
-  kRequestTimeTooSkewed,                // 403: x-amz-date more than 15 min from our clock
-  kAuthorizationHeaderMalformed,        // 400: Authorization unparsable, or scope wrong
-  kAuthorizationQueryParametersError,   // 400: presigned query unparsable, or scope wrong
-  kInvalidArgument,                     // 400: e.g. a bad x-amz-content-sha256 value
-  kInvalidRequest,                      // 400: unsupported mechanism, conflicting headers
-  kInvalidToken,                        // 400: X-Amz-Security-Token (we issue no tokens)
-  kXAmzContentSHA256Mismatch,           // 400: body does not hash to x-amz-content-sha256
-  kBadDigest,                           // 400: Content-MD5 or x-amz-checksum-* mismatch
-  kInvalidDigest,                       // 400: Content-MD5 / checksum value not decodable
-  kIncompleteBody,                      // 400: body shorter than announced, chunks cut
-  kMissingContentLength,                // 411: aws-chunked without decoded length
-  kEntityTooLarge,                      // 400: (for the server) a body beyond the size limit
-  kNotImplemented,                      // 501: e.g. SigV4a (ECDSA) payload modes
+  kNone = 0,                           // 200, not an error
+  kAccessDenied,                       // 403: anonymous, expired presign, unsigned headers
+  kSignatureDoesNotMatch,              // 403: header, chunk or trailer signature wrong
+  kInvalidAccessKeyId,                 // 403: the access key is not configured
+  kRequestTimeTooSkewed,               // 403: x-amz-date more than 15 min from our clock
+  kAuthorizationHeaderMalformed,       // 400: Authorization unparsable, or scope wrong
+  kAuthorizationQueryParametersError,  // 400: presigned query unparsable, or scope wrong
+  kInvalidArgument,                    // 400: e.g. a bad x-amz-content-sha256 value
+  kInvalidRequest,                     // 400: unsupported mechanism, conflicting headers
+  kInvalidToken,                       // 400: X-Amz-Security-Token (we issue no tokens)
+  kXAmzContentSHA256Mismatch,          // 400: body does not hash to x-amz-content-sha256
+  kBadDigest,                          // 400: Content-MD5 or x-amz-checksum-* mismatch
+  kInvalidDigest,                      // 400: Content-MD5 / checksum value not decodable
+  kIncompleteBody,                     // 400: body shorter than announced, chunks cut
+  kMissingContentLength,               // 411: aws-chunked without decoded length
+  kEntityTooLarge,                     // 400: (for the server) a body beyond the size limit
+  kNotImplemented,                     // 501: e.g. SigV4a (ECDSA) payload modes
 };
 
 // "SignatureDoesNotMatch" etc.; "" for kNone.
@@ -101,9 +101,18 @@ class [[nodiscard]] AuthResult {
   AuthStatus status() && { return std::move(status_); }
 
   // REQUIRES: ok()
-  T& value() & { assert(ok()); return *value_; }
-  const T& value() const& { assert(ok()); return *value_; }
-  T value() && { assert(ok()); return std::move(*value_); }
+  T& value() & {
+    assert(ok());
+    return *value_;
+  }
+  const T& value() const& {
+    assert(ok());
+    return *value_;
+  }
+  T value() && {
+    assert(ok());
+    return std::move(*value_);
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T* operator->() { return &value(); }
@@ -114,10 +123,10 @@ class [[nodiscard]] AuthResult {
   AuthStatus status_;
 };
 
-#define THUMBPIPE_SIGV4_RETURN_IF_ERROR(expr)           \
-  do {                                                  \
+#define THUMBPIPE_SIGV4_RETURN_IF_ERROR(expr)              \
+  do {                                                     \
     ::thumbpipe::sigv4::AuthStatus sigv4_status_ = (expr); \
-    if (!sigv4_status_.ok()) return sigv4_status_;      \
+    if (!sigv4_status_.ok()) return sigv4_status_;         \
   } while (0)
 
 }  // namespace thumbpipe::sigv4

@@ -26,9 +26,9 @@ namespace internal {
 bool IsHeaderNameToken(std::string_view name) {
   if (name.empty()) return false;
   for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
-              c == '!' || c == '#' || c == '$' || c == '%' || c == '&' || c == '\'' || c == '*' ||
-              c == '+' || c == '^' || c == '`' || c == '|' || c == '~';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+              c == '.' || c == '!' || c == '#' || c == '$' || c == '%' || c == '&' || c == '\'' ||
+              c == '*' || c == '+' || c == '^' || c == '`' || c == '|' || c == '~';
     if (!ok) return false;
   }
   return true;
@@ -39,7 +39,8 @@ std::optional<std::vector<std::string>> SplitSignedHeaders(std::string_view list
   std::size_t pos = 0;
   while (true) {
     std::size_t semi = list.find(';', pos);
-    std::string_view name = list.substr(pos, semi == std::string_view::npos ? list.size() - pos : semi - pos);
+    std::string_view name =
+        list.substr(pos, semi == std::string_view::npos ? list.size() - pos : semi - pos);
     if (!IsHeaderNameToken(name)) return std::nullopt;
     for (const auto& seen : names) {
       if (seen == name) return std::nullopt;
@@ -123,7 +124,8 @@ AuthResult<AuthorizationHeader> ParseAuthorization(std::string_view value) {
   auto parts = internal::SplitCredential(credential);
   if (!parts) {
     return Malformed(
-        "the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".");
+        "the Credential is mal-formed; expecting "
+        "\"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".");
   }
   out.access_key = std::string(parts->access_key);
   out.date8 = std::string(parts->date8);

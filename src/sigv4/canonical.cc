@@ -105,7 +105,8 @@ std::string CanonicalQuery(std::string_view raw_query, std::string_view exclude)
     if (part.empty()) continue;
     std::size_t eq = part.find('=');
     std::string name = PercentDecode(part.substr(0, eq));
-    std::string value = eq == std::string_view::npos ? std::string() : PercentDecode(part.substr(eq + 1));
+    std::string value =
+        eq == std::string_view::npos ? std::string() : PercentDecode(part.substr(eq + 1));
     if (!exclude.empty() && name == exclude) continue;
     params.emplace_back(UriEncode(name, false), UriEncode(value, false));
     if (amp == raw_query.size()) break;
@@ -195,7 +196,8 @@ std::optional<std::string> FindHeader(const Headers& headers, std::string_view n
   return out;
 }
 
-std::string CanonicalHeaders(const Headers& headers, const std::vector<std::string>& signed_headers) {
+std::string CanonicalHeaders(const Headers& headers,
+                             const std::vector<std::string>& signed_headers) {
   std::string out;
   for (const auto& name : signed_headers) {
     out += name;
@@ -240,7 +242,8 @@ std::string CanonicalRequest(const Request& request, PathMode mode,
   return out;
 }
 
-std::string CredentialScope(std::string_view date8, std::string_view region, std::string_view service) {
+std::string CredentialScope(std::string_view date8, std::string_view region,
+                            std::string_view service) {
   std::string out;
   out += date8;
   out += '/';

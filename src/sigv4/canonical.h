@@ -31,10 +31,10 @@ using Headers = std::vector<Header>;
 
 // A request as it arrived (or as it will be sent).
 struct Request {
-  std::string method;             // "GET", "PUT", ...
-  std::string path;               // raw path from the request line, as sent ("/b/my%20key")
-  std::string query;              // raw query string after '?', without it ("" if none)
-  Headers headers;                // in received order, duplicates allowed
+  std::string method;  // "GET", "PUT", ...
+  std::string path;    // raw path from the request line, as sent ("/b/my%20key")
+  std::string query;   // raw query string after '?', without it ("" if none)
+  Headers headers;     // in received order, duplicates allowed
   // The body's hash when the caller knows it (hex SHA-256 or UNSIGNED-PAYLOAD). The S3
   // verifier reads x-amz-content-sha256 instead; the SQS verifier and the signer use this.
   std::optional<std::string> payload_hash;
@@ -70,7 +70,8 @@ std::string CanonicalHeaderValue(std::string_view value);
 // The canonical headers block ("name:value\n" per signed header, in `signed_headers`
 // order) for the lower-case names listed; repeated headers joined with ',' in order. A
 // listed header that the request lacks canonicalises to "name:" (its signature then fails).
-std::string CanonicalHeaders(const Headers& headers, const std::vector<std::string>& signed_headers);
+std::string CanonicalHeaders(const Headers& headers,
+                             const std::vector<std::string>& signed_headers);
 
 // "host;x-amz-date" from a list of names.
 std::string JoinSignedHeaders(const std::vector<std::string>& names);
@@ -82,7 +83,8 @@ std::string CanonicalRequest(const Request& request, PathMode mode,
                              std::string_view payload_hash, std::string_view exclude_query = {});
 
 // "20150830/us-east-1/service/aws4_request"
-std::string CredentialScope(std::string_view date8, std::string_view region, std::string_view service);
+std::string CredentialScope(std::string_view date8, std::string_view region,
+                            std::string_view service);
 
 // "AWS4-HMAC-SHA256\n<amz_date>\n<scope>\n<hex sha256 of canonical request>"
 std::string StringToSign(std::string_view amz_date, std::string_view scope,

@@ -1,8 +1,8 @@
 // The canonicaliser's pieces, and S3 mode against the worked examples of the S3 API
 // reference (sig-v4-header-based-auth.html: GET Object with Range, PUT Object).
-#include <gtest/gtest.h>
-
 #include "sigv4/canonical.h"
+
+#include <gtest/gtest.h>
 
 namespace thumbpipe::sigv4 {
 namespace {
@@ -48,7 +48,8 @@ TEST(CanonicalQuery, SortsEncodesAndKeepsEmptyValues) {
   EXPECT_EQ(CanonicalQuery(""), "");
   EXPECT_EQ(CanonicalQuery("acl"), "acl=");
   EXPECT_EQ(CanonicalQuery("b=2&a=1&a=0"), "a=0&a=1&b=2");
-  EXPECT_EQ(CanonicalQuery("prefix=photos/2024 x&max-keys=2"), "max-keys=2&prefix=photos%2F2024%20x");
+  EXPECT_EQ(CanonicalQuery("prefix=photos/2024 x&max-keys=2"),
+            "max-keys=2&prefix=photos%2F2024%20x");
   EXPECT_EQ(CanonicalQuery("k=a%2Fb&&"), "k=a%2Fb");
   EXPECT_EQ(CanonicalQuery("X-Amz-Signature=abc&x=1", "X-Amz-Signature"), "x=1");
   // Sorted by encoded name: upper case before lower case.
@@ -63,7 +64,8 @@ TEST(CanonicalHeaderValue, TrimsCollapsesAndUnfolds) {
 }
 
 TEST(CanonicalHeaders, JoinsRepeatedHeadersInOrder) {
-  Headers h = {{"Host", "x"}, {"My-Header1", "value4"}, {"my-header1", " value1 "}, {"X-Other", "no"}};
+  Headers h = {
+      {"Host", "x"}, {"My-Header1", "value4"}, {"my-header1", " value1 "}, {"X-Other", "no"}};
   EXPECT_EQ(CanonicalHeaders(h, {"host", "my-header1"}), "host:x\nmy-header1:value4,value1\n");
   // A signed header the request lacks: the signature will not match, nothing crashes.
   EXPECT_EQ(CanonicalHeaders(h, {"range"}), "range:\n");
@@ -96,13 +98,14 @@ TEST(S3Examples, GetObjectWithRange) {
                {"Range", "bytes=0-9"},
                {"x-amz-content-sha256", std::string(kEmptySha256Hex)},
                {"x-amz-date", "20130524T000000Z"}};
-  std::string creq = CanonicalRequest(r, PathMode::kS3, {"host", "range", "x-amz-content-sha256", "x-amz-date"},
-                                      kEmptySha256Hex);
-  EXPECT_EQ(creq,
-            "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n"
-            "x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
-            "x-amz-date:20130524T000000Z\n\nhost;range;x-amz-content-sha256;x-amz-date\n"
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  std::string creq = CanonicalRequest(
+      r, PathMode::kS3, {"host", "range", "x-amz-content-sha256", "x-amz-date"}, kEmptySha256Hex);
+  EXPECT_EQ(
+      creq,
+      "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n"
+      "x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
+      "x-amz-date:20130524T000000Z\n\nhost;range;x-amz-content-sha256;x-amz-date\n"
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   std::string sts = StringToSign("20130524T000000Z", "20130524/us-east-1/s3/aws4_request", creq);
   EXPECT_EQ(sts,
             "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n"
@@ -123,7 +126,8 @@ TEST(S3Examples, PutObjectWithDollarInKey) {
                {"x-amz-storage-class", "REDUCED_REDUNDANCY"},
                {"x-amz-content-sha256", payload}};
   std::string creq = CanonicalRequest(
-      r, PathMode::kS3, {"date", "host", "x-amz-content-sha256", "x-amz-date", "x-amz-storage-class"}, payload);
+      r, PathMode::kS3,
+      {"date", "host", "x-amz-content-sha256", "x-amz-date", "x-amz-storage-class"}, payload);
   EXPECT_TRUE(creq.starts_with("PUT\n/test%24file.text\n\n")) << creq;
   std::string sts = StringToSign("20130524T000000Z", "20130524/us-east-1/s3/aws4_request", creq);
   EXPECT_EQ(SignatureHex(DeriveSigningKey(kDocSecret, "20130524", "us-east-1", "s3"), sts),

@@ -9,22 +9,32 @@ namespace thumbpipe::sigv4 {
 
 std::string_view ChecksumAlgorithmName(ChecksumAlgorithm algorithm) {
   switch (algorithm) {
-    case ChecksumAlgorithm::kCrc32: return "CRC32";
-    case ChecksumAlgorithm::kCrc32c: return "CRC32C";
-    case ChecksumAlgorithm::kSha1: return "SHA1";
-    case ChecksumAlgorithm::kSha256: return "SHA256";
-    case ChecksumAlgorithm::kCrc64Nvme: return "CRC64NVME";
+    case ChecksumAlgorithm::kCrc32:
+      return "CRC32";
+    case ChecksumAlgorithm::kCrc32c:
+      return "CRC32C";
+    case ChecksumAlgorithm::kSha1:
+      return "SHA1";
+    case ChecksumAlgorithm::kSha256:
+      return "SHA256";
+    case ChecksumAlgorithm::kCrc64Nvme:
+      return "CRC64NVME";
   }
   return "";
 }
 
 std::string_view ChecksumHeaderName(ChecksumAlgorithm algorithm) {
   switch (algorithm) {
-    case ChecksumAlgorithm::kCrc32: return "x-amz-checksum-crc32";
-    case ChecksumAlgorithm::kCrc32c: return "x-amz-checksum-crc32c";
-    case ChecksumAlgorithm::kSha1: return "x-amz-checksum-sha1";
-    case ChecksumAlgorithm::kSha256: return "x-amz-checksum-sha256";
-    case ChecksumAlgorithm::kCrc64Nvme: return "x-amz-checksum-crc64nvme";
+    case ChecksumAlgorithm::kCrc32:
+      return "x-amz-checksum-crc32";
+    case ChecksumAlgorithm::kCrc32c:
+      return "x-amz-checksum-crc32c";
+    case ChecksumAlgorithm::kSha1:
+      return "x-amz-checksum-sha1";
+    case ChecksumAlgorithm::kSha256:
+      return "x-amz-checksum-sha256";
+    case ChecksumAlgorithm::kCrc64Nvme:
+      return "x-amz-checksum-crc64nvme";
   }
   return "";
 }
@@ -40,10 +50,14 @@ std::optional<ChecksumAlgorithm> ChecksumAlgorithmFromHeader(std::string_view na
 std::size_t ChecksumDigestSize(ChecksumAlgorithm algorithm) {
   switch (algorithm) {
     case ChecksumAlgorithm::kCrc32:
-    case ChecksumAlgorithm::kCrc32c: return 4;
-    case ChecksumAlgorithm::kSha1: return 20;
-    case ChecksumAlgorithm::kSha256: return 32;
-    case ChecksumAlgorithm::kCrc64Nvme: return 8;
+    case ChecksumAlgorithm::kCrc32c:
+      return 4;
+    case ChecksumAlgorithm::kSha1:
+      return 20;
+    case ChecksumAlgorithm::kSha256:
+      return 32;
+    case ChecksumAlgorithm::kCrc64Nvme:
+      return 8;
   }
   return 0;
 }
@@ -61,8 +75,8 @@ struct Checksummer::Digest {
 Checksummer::Checksummer(ChecksumAlgorithm algorithm) : algorithm_(algorithm) {
   if (algorithm == ChecksumAlgorithm::kSha1 || algorithm == ChecksumAlgorithm::kSha256) {
     digest_ = std::make_unique<Digest>();
-    EVP_DigestInit_ex(digest_->md, algorithm == ChecksumAlgorithm::kSha1 ? EVP_sha1() : EVP_sha256(),
-                      nullptr);
+    EVP_DigestInit_ex(digest_->md,
+                      algorithm == ChecksumAlgorithm::kSha1 ? EVP_sha1() : EVP_sha256(), nullptr);
   }
 }
 Checksummer::~Checksummer() = default;
@@ -72,10 +86,17 @@ Checksummer& Checksummer::operator=(Checksummer&&) noexcept = default;
 void Checksummer::Update(std::string_view data) {
   if (data.empty()) return;
   switch (algorithm_) {
-    case ChecksumAlgorithm::kCrc32: crc_ = Crc32(data, static_cast<uint32_t>(crc_)); break;
-    case ChecksumAlgorithm::kCrc32c: crc_ = Crc32c(data, static_cast<uint32_t>(crc_)); break;
-    case ChecksumAlgorithm::kCrc64Nvme: crc_ = Crc64Nvme(data, crc_); break;
-    default: EVP_DigestUpdate(digest_->md, data.data(), data.size());
+    case ChecksumAlgorithm::kCrc32:
+      crc_ = Crc32(data, static_cast<uint32_t>(crc_));
+      break;
+    case ChecksumAlgorithm::kCrc32c:
+      crc_ = Crc32c(data, static_cast<uint32_t>(crc_));
+      break;
+    case ChecksumAlgorithm::kCrc64Nvme:
+      crc_ = Crc64Nvme(data, crc_);
+      break;
+    default:
+      EVP_DigestUpdate(digest_->md, data.data(), data.size());
   }
 }
 
@@ -95,8 +116,9 @@ std::string Checksummer::Finish() {
 AuthResult<std::string> DecodeChecksumValue(ChecksumAlgorithm algorithm, std::string_view base64) {
   auto raw = Base64Decode(base64);
   if (!raw || raw->size() != ChecksumDigestSize(algorithm)) {
-    return AuthStatus(S3Error::kInvalidRequest,
-                      "Value for " + std::string(ChecksumHeaderName(algorithm)) + " header is invalid.");
+    return AuthStatus(
+        S3Error::kInvalidRequest,
+        "Value for " + std::string(ChecksumHeaderName(algorithm)) + " header is invalid.");
   }
   return std::move(*raw);
 }
@@ -132,7 +154,8 @@ AuthResult<PayloadChecker> PayloadChecker::Create(const Headers& headers,
   EVP_DigestInit_ex(s.md5, EVP_md5(), nullptr);
   if (expected_sha256_hex) s.expected_sha256_hex = ToLowerAscii(*expected_sha256_hex);
   auto md5 = FindHeaders(headers, "content-md5");
-  if (md5.size() > 1) return AuthStatus(S3Error::kInvalidDigest, "The Content-MD5 you specified was invalid.");
+  if (md5.size() > 1)
+    return AuthStatus(S3Error::kInvalidDigest, "The Content-MD5 you specified was invalid.");
   if (md5.size() == 1) {
     auto raw = DecodeContentMd5(md5[0]);
     if (!raw.ok()) return std::move(raw).status();
@@ -142,8 +165,9 @@ AuthResult<PayloadChecker> PayloadChecker::Create(const Headers& headers,
     auto algorithm = ChecksumAlgorithmFromHeader(h.name);
     if (!algorithm) continue;
     if (s.checksum) {
-      return AuthStatus(S3Error::kInvalidRequest,
-                        "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.");
+      return AuthStatus(
+          S3Error::kInvalidRequest,
+          "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.");
     }
     auto raw = DecodeChecksumValue(*algorithm, h.value);
     if (!raw.ok()) return std::move(raw).status();
@@ -163,7 +187,8 @@ void PayloadChecker::Update(std::string_view data) {
 
 AuthStatus PayloadChecker::Finish() {
   State& s = *state_;
-  if (s.finished) return AuthStatus(S3Error::kInvalidRequest, "internal: PayloadChecker finished twice");
+  if (s.finished)
+    return AuthStatus(S3Error::kInvalidRequest, "internal: PayloadChecker finished twice");
   s.finished = true;
   unsigned char md5[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -172,17 +197,20 @@ AuthStatus PayloadChecker::Finish() {
   // The hashes of the body are not secret, but comparing them the same way as signatures
   // keeps one rule for every digest in this room.
   if (s.expected_sha256_hex && !ConstantTimeEquals(s.sha256.FinishHex(), *s.expected_sha256_hex)) {
-    return AuthStatus(S3Error::kXAmzContentSHA256Mismatch,
-                      "The provided 'x-amz-content-sha256' header does not match what was computed.");
+    return AuthStatus(
+        S3Error::kXAmzContentSHA256Mismatch,
+        "The provided 'x-amz-content-sha256' header does not match what was computed.");
   }
   if (s.expected_md5 && !ConstantTimeEquals(md5_, *s.expected_md5)) {
-    return AuthStatus(S3Error::kBadDigest, "The Content-MD5 you specified did not match what we received.");
+    return AuthStatus(S3Error::kBadDigest,
+                      "The Content-MD5 you specified did not match what we received.");
   }
   if (s.checksum) {
     std::string got = s.checksum->Finish();
     if (!ConstantTimeEquals(got, s.expected_checksum)) {
-      return AuthStatus(S3Error::kBadDigest, "The " + std::string(ChecksumAlgorithmName(s.checksum->algorithm())) +
-                                                 " you specified did not match the calculated checksum.");
+      return AuthStatus(S3Error::kBadDigest,
+                        "The " + std::string(ChecksumAlgorithmName(s.checksum->algorithm())) +
+                            " you specified did not match the calculated checksum.");
     }
     checksum_base64_ = Base64Encode(got);
   }

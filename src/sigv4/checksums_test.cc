@@ -1,10 +1,10 @@
 // CRC-32C known values (RFC 3720 appendix B.4), both CRC-32C paths agreeing, base64
 // strictness, and PayloadChecker's answers for plain bodies.
+#include "sigv4/checksums.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
-
-#include "sigv4/checksums.h"
 
 namespace thumbpipe::sigv4 {
 namespace internal {
@@ -38,7 +38,8 @@ TEST(Crc32c, HardwareAndTableAgreeAtEveryLengthAndAlignment) {
   }
   // Incremental equals one shot.
   uint32_t crc = 0;
-  for (std::size_t i = 0; i < data.size(); i += 333) crc = Crc32c(std::string_view(data).substr(i, 333), crc);
+  for (std::size_t i = 0; i < data.size(); i += 333)
+    crc = Crc32c(std::string_view(data).substr(i, 333), crc);
   EXPECT_EQ(crc, Crc32c(data));
 }
 
@@ -50,7 +51,8 @@ TEST(Crc64Nvme, KnownValuesAndIncremental) {
   std::string data(1000, 'x');
   for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7);
   uint64_t crc = 0;
-  for (std::size_t i = 0; i < data.size(); i += 13) crc = Crc64Nvme(std::string_view(data).substr(i, 13), crc);
+  for (std::size_t i = 0; i < data.size(); i += 13)
+    crc = Crc64Nvme(std::string_view(data).substr(i, 13), crc);
   EXPECT_EQ(crc, Crc64Nvme(data));
 }
 
@@ -76,15 +78,18 @@ TEST(Base64, StrictDecoding) {
   EXPECT_EQ(Base64Decode("Zg==").value(), "f");
   EXPECT_EQ(Base64Decode("Zm8=").value(), "fo");
   EXPECT_EQ(Base64Decode("Zm9v").value(), "foo");
-  for (const char* bad : {"Zg", "Zg=", "Zh==", "Zm9=", "Z===", "=Zg=", "Zg==Zg==", "Zm9v\n", "Zm-v", "Zm_v"}) {
+  for (const char* bad :
+       {"Zg", "Zg=", "Zh==", "Zm9=", "Z===", "=Zg=", "Zg==Zg==", "Zm9v\n", "Zm-v", "Zm_v"}) {
     EXPECT_FALSE(Base64Decode(bad).has_value()) << bad;
   }
   std::string all;
   for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
-  for (std::size_t n = 0; n < all.size(); n += 17) EXPECT_EQ(Base64Decode(Base64Encode(all.substr(0, n))), all.substr(0, n));
+  for (std::size_t n = 0; n < all.size(); n += 17)
+    EXPECT_EQ(Base64Decode(Base64Encode(all.substr(0, n))), all.substr(0, n));
 }
 
-AuthStatus Check(const Headers& headers, std::string_view body, std::optional<std::string> sha = std::nullopt) {
+AuthStatus Check(const Headers& headers, std::string_view body,
+                 std::optional<std::string> sha = std::nullopt) {
   auto c = PayloadChecker::Create(headers, std::move(sha));
   if (!c.ok()) return c.status();
   c->Update(body);
@@ -123,7 +128,8 @@ TEST(PayloadChecker, Sha256Md5AndChecksums) {
     EXPECT_EQ(Check({{name, "AAAAAAAA"}}, body).code(), S3Error::kInvalidRequest);  // wrong length
     EXPECT_EQ(Check({{name, "%%%%"}}, body).code(), S3Error::kInvalidRequest);
   }
-  EXPECT_EQ(Check({{"x-amz-checksum-crc32", "DUoRhQ=="}, {"x-amz-checksum-sha1", "Kq5sNclPz7QV2+lfQIuc6R7oRu0="}},
+  EXPECT_EQ(Check({{"x-amz-checksum-crc32", "DUoRhQ=="},
+                   {"x-amz-checksum-sha1", "Kq5sNclPz7QV2+lfQIuc6R7oRu0="}},
                   "hello world")
                 .code(),
             S3Error::kInvalidRequest);

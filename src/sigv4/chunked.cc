@@ -20,10 +20,14 @@ std::optional<uint64_t> ParseHexSize(std::string_view hex) {
   uint64_t v = 0;
   for (char c : hex) {
     int d;
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-    else return std::nullopt;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      d = c - 'A' + 10;
+    else
+      return std::nullopt;
     v = (v << 4) | uint64_t(d);
   }
   return v;
@@ -53,7 +57,8 @@ std::string ChunkSignature(const ChunkSigningContext& context, std::string_view 
 }
 
 namespace {
-std::string ChunkSignatureFromHash(const ChunkSigningContext& context, std::string_view previous_signature,
+std::string ChunkSignatureFromHash(const ChunkSigningContext& context,
+                                   std::string_view previous_signature,
                                    std::string_view data_hash_hex) {
   std::string sts = "AWS4-HMAC-SHA256-PAYLOAD\n";
   sts += context.amz_date;
@@ -69,7 +74,8 @@ std::string ChunkSignatureFromHash(const ChunkSigningContext& context, std::stri
 }
 }  // namespace
 
-std::string TrailerSignature(const ChunkSigningContext& context, std::string_view previous_signature,
+std::string TrailerSignature(const ChunkSigningContext& context,
+                             std::string_view previous_signature,
                              std::string_view canonical_trailers) {
   std::string sts = "AWS4-HMAC-SHA256-TRAILER\n";
   sts += context.amz_date;
@@ -86,16 +92,16 @@ struct AwsChunkedDecoder::State {
   ChunkedOptions options;
   Phase phase = Phase::kSizeLine;
   AuthStatus error;
-  std::string line;             // the line being assembled (size line or trailer line)
-  std::size_t crlf_seen = 0;    // bytes of an expected "\r\n" already matched
-  uint64_t chunk_left = 0;      // data bytes still to come in this chunk
+  std::string line;           // the line being assembled (size line or trailer line)
+  std::size_t crlf_seen = 0;  // bytes of an expected "\r\n" already matched
+  uint64_t chunk_left = 0;    // data bytes still to come in this chunk
   uint64_t decoded = 0;
   std::string previous_signature;
   std::string chunk_signature;  // the signature announced for the current chunk
   Sha256Hasher chunk_hash;
   std::optional<Checksummer> checksum;
   std::size_t trailer_bytes = 0;
-  std::optional<std::string> trailer_value;      // base64 as received
+  std::optional<std::string> trailer_value;  // base64 as received
   std::optional<std::string> trailer_signature;
   std::string canonical_trailers;
   bool signed_mode = false;
@@ -118,7 +124,8 @@ AuthStatus AwsChunkedDecoder::State::OnSizeLine() {
   if (signed_mode) {
     std::size_t semi = l.find(';');
     if (semi == std::string_view::npos || !l.substr(semi).starts_with(kChunkSignatureField)) {
-      return Fail(S3Error::kInvalidRequest, "aws-chunked: a chunk header lacks its chunk-signature");
+      return Fail(S3Error::kInvalidRequest,
+                  "aws-chunked: a chunk header lacks its chunk-signature");
     }
     hex = l.substr(0, semi);
     chunk_signature = std::string(l.substr(semi + kChunkSignatureField.size()));
@@ -131,7 +138,8 @@ AuthStatus AwsChunkedDecoder::State::OnSizeLine() {
   if (!size) return Fail(S3Error::kInvalidRequest, "aws-chunked: malformed chunk size");
   line.clear();
   if (*size > options.decoded_length - decoded) {
-    return Fail(S3Error::kInvalidRequest, "aws-chunked: the chunks exceed x-amz-decoded-content-length");
+    return Fail(S3Error::kInvalidRequest,
+                "aws-chunked: the chunks exceed x-amz-decoded-content-length");
   }
   chunk_left = *size;
   if (*size > 0) {
@@ -142,7 +150,8 @@ AuthStatus AwsChunkedDecoder::State::OnSizeLine() {
   THUMBPIPE_SIGV4_RETURN_IF_ERROR(EndOfChunkData());
   if (decoded != options.decoded_length) {
     return Fail(S3Error::kIncompleteBody,
-                "You did not provide the number of bytes specified by the x-amz-decoded-content-length header.");
+                "You did not provide the number of bytes specified by the "
+                "x-amz-decoded-content-length header.");
   }
   phase = options.trailer_checksum ? Phase::kTrailer : Phase::kFinalCrlf;
   crlf_seen = 0;
@@ -154,8 +163,9 @@ AuthStatus AwsChunkedDecoder::State::EndOfChunkData() {
   std::string expected =
       ChunkSignatureFromHash(*options.signing, previous_signature, chunk_hash.FinishHex());
   if (!ConstantTimeEquals(expected, chunk_signature)) {
-    return Fail(S3Error::kSignatureDoesNotMatch,
-                "The request signature we calculated does not match the signature you provided (chunk).");
+    return Fail(
+        S3Error::kSignatureDoesNotMatch,
+        "The request signature we calculated does not match the signature you provided (chunk).");
   }
   previous_signature = std::move(expected);
   return {};
@@ -164,18 +174,21 @@ AuthStatus AwsChunkedDecoder::State::EndOfChunkData() {
 AuthStatus AwsChunkedDecoder::State::OnTrailerLine() {
   std::string_view l = line;
   std::size_t colon = l.find(':');
-  if (colon == std::string_view::npos) return Fail(S3Error::kInvalidRequest, "aws-chunked: malformed trailer");
+  if (colon == std::string_view::npos)
+    return Fail(S3Error::kInvalidRequest, "aws-chunked: malformed trailer");
   std::string name = ToLowerAscii(TrimBlanks(l.substr(0, colon)));
   std::string value(TrimBlanks(l.substr(colon + 1)));
   line.clear();
   if (signed_mode && name == kTrailerSignatureName) {
-    if (trailer_signature) return Fail(S3Error::kInvalidRequest, "aws-chunked: trailer signature given twice");
+    if (trailer_signature)
+      return Fail(S3Error::kInvalidRequest, "aws-chunked: trailer signature given twice");
     trailer_signature = std::move(value);
     return {};
   }
   if (name != ChecksumHeaderName(*options.trailer_checksum) || trailer_value || trailer_signature) {
     return Fail(S3Error::kInvalidRequest,
-                "aws-chunked: unexpected trailer '" + name.substr(0, 64) + "' (x-amz-trailer names " +
+                "aws-chunked: unexpected trailer '" + name.substr(0, 64) +
+                    "' (x-amz-trailer names " +
                     std::string(ChecksumHeaderName(*options.trailer_checksum)) + ")");
   }
   canonical_trailers = name + ":" + value + "\n";
@@ -186,15 +199,19 @@ AuthStatus AwsChunkedDecoder::State::OnTrailerLine() {
 AuthStatus AwsChunkedDecoder::State::EndOfTrailers() {
   auto algorithm = *options.trailer_checksum;
   if (!trailer_value) {
-    return Fail(S3Error::kIncompleteBody,
-                "aws-chunked: the trailer " + std::string(ChecksumHeaderName(algorithm)) + " is missing");
+    return Fail(
+        S3Error::kIncompleteBody,
+        "aws-chunked: the trailer " + std::string(ChecksumHeaderName(algorithm)) + " is missing");
   }
   if (signed_mode) {
-    if (!trailer_signature) return Fail(S3Error::kIncompleteBody, "aws-chunked: the trailer signature is missing");
-    std::string expected = TrailerSignature(*options.signing, previous_signature, canonical_trailers);
+    if (!trailer_signature)
+      return Fail(S3Error::kIncompleteBody, "aws-chunked: the trailer signature is missing");
+    std::string expected =
+        TrailerSignature(*options.signing, previous_signature, canonical_trailers);
     if (!ConstantTimeEquals(expected, *trailer_signature)) {
       return Fail(S3Error::kSignatureDoesNotMatch,
-                  "The request signature we calculated does not match the signature you provided (trailer).");
+                  "The request signature we calculated does not match the signature you provided "
+                  "(trailer).");
     }
   }
   auto raw = DecodeChecksumValue(algorithm, *trailer_value);
@@ -214,16 +231,19 @@ AwsChunkedDecoder& AwsChunkedDecoder::operator=(AwsChunkedDecoder&&) noexcept = 
 
 AuthResult<AwsChunkedDecoder> AwsChunkedDecoder::Create(ChunkedOptions options) {
   if (!IsStreaming(options.mode)) {
-    return AuthStatus(S3Error::kInvalidRequest, "aws-chunked decoding needs a STREAMING-* payload mode");
+    return AuthStatus(S3Error::kInvalidRequest,
+                      "aws-chunked decoding needs a STREAMING-* payload mode");
   }
   bool signed_mode = IsSignedMode(options.mode);
   if (signed_mode && !options.signing) {
-    return AuthStatus(S3Error::kInvalidRequest, "internal: a signed stream needs its signing context");
+    return AuthStatus(S3Error::kInvalidRequest,
+                      "internal: a signed stream needs its signing context");
   }
   if (HasTrailer(options.mode) != options.trailer_checksum.has_value()) {
     return AuthStatus(S3Error::kInvalidRequest,
-                      HasTrailer(options.mode) ? "x-amz-trailer must name one x-amz-checksum-* trailer"
-                                               : "x-amz-trailer needs a *-TRAILER x-amz-content-sha256");
+                      HasTrailer(options.mode)
+                          ? "x-amz-trailer must name one x-amz-checksum-* trailer"
+                          : "x-amz-trailer needs a *-TRAILER x-amz-content-sha256");
   }
   AwsChunkedDecoder decoder;
   State& s = *decoder.state_;
@@ -239,7 +259,8 @@ AuthStatus AwsChunkedDecoder::Feed(std::string_view input, std::string* out) {
   std::size_t i = 0;
   while (i < input.size()) {
     switch (s.phase) {
-      case Phase::kFailed: return s.error;
+      case Phase::kFailed:
+        return s.error;
       case Phase::kDone:
         return s.Fail(S3Error::kInvalidRequest, "aws-chunked: data after the final chunk");
       case Phase::kSizeLine:
@@ -252,8 +273,9 @@ AuthStatus AwsChunkedDecoder::Feed(std::string_view input, std::string* out) {
         std::size_t take = end - i;
         std::size_t used = trailer ? s.trailer_bytes : s.line.size();
         if (used + take > limit) {
-          return s.Fail(S3Error::kInvalidRequest, trailer ? "aws-chunked: trailers too large"
-                                                          : "aws-chunked: chunk header line too long");
+          return s.Fail(S3Error::kInvalidRequest, trailer
+                                                      ? "aws-chunked: trailers too large"
+                                                      : "aws-chunked: chunk header line too long");
         }
         s.line.append(input.substr(i, take));
         if (trailer) s.trailer_bytes += take;
@@ -274,7 +296,8 @@ AuthStatus AwsChunkedDecoder::Feed(std::string_view input, std::string* out) {
         break;
       }
       case Phase::kData: {
-        std::size_t n = static_cast<std::size_t>(std::min<uint64_t>(s.chunk_left, input.size() - i));
+        std::size_t n =
+            static_cast<std::size_t>(std::min<uint64_t>(s.chunk_left, input.size() - i));
         std::string_view data = input.substr(i, n);
         if (s.signed_mode) s.chunk_hash.Update(data);
         if (s.checksum) s.checksum->Update(data);
@@ -296,7 +319,8 @@ AuthStatus AwsChunkedDecoder::Feed(std::string_view input, std::string* out) {
           return s.Fail(S3Error::kInvalidRequest, "aws-chunked: chunk data not followed by CRLF");
         }
         ++i;
-        if (++s.crlf_seen == 2) s.phase = s.phase == Phase::kDataCrlf ? Phase::kSizeLine : Phase::kDone;
+        if (++s.crlf_seen == 2)
+          s.phase = s.phase == Phase::kDataCrlf ? Phase::kSizeLine : Phase::kDone;
         break;
       }
     }
@@ -307,8 +331,10 @@ AuthStatus AwsChunkedDecoder::Feed(std::string_view input, std::string* out) {
 AuthStatus AwsChunkedDecoder::Finish() {
   State& s = *state_;
   switch (s.phase) {
-    case Phase::kFailed: return s.error;
-    case Phase::kDone: return {};
+    case Phase::kFailed:
+      return s.error;
+    case Phase::kDone:
+      return {};
     case Phase::kFinalCrlf:
       // Some clients end the body right after the final chunk's line: nothing is missing.
       if (s.crlf_seen == 0) {
@@ -322,10 +348,12 @@ AuthStatus AwsChunkedDecoder::Finish() {
         return s.EndOfTrailers();
       }
       break;
-    default: break;
+    default:
+      break;
   }
   return s.Fail(S3Error::kIncompleteBody,
-                "You did not provide the number of bytes specified by the x-amz-decoded-content-length header.");
+                "You did not provide the number of bytes specified by the "
+                "x-amz-decoded-content-length header.");
 }
 
 bool AwsChunkedDecoder::done() const { return state_->phase == Phase::kDone; }
@@ -336,14 +364,16 @@ std::optional<std::string> AwsChunkedDecoder::trailer_checksum_base64() const {
   return state_->trailer_value;
 }
 
-AuthResult<AwsChunkedDecoder> NewChunkedDecoder(const VerifiedRequest& verified, const Headers& headers,
+AuthResult<AwsChunkedDecoder> NewChunkedDecoder(const VerifiedRequest& verified,
+                                                const Headers& headers,
                                                 const ChunkedOptions& limits) {
   ChunkedOptions options = limits;
   options.mode = verified.payload_mode;
   options.signing = verified.chunk_context;
   auto lengths = FindHeaders(headers, "x-amz-decoded-content-length");
   if (lengths.empty()) {
-    return AuthStatus(S3Error::kMissingContentLength, "You must provide the x-amz-decoded-content-length header.");
+    return AuthStatus(S3Error::kMissingContentLength,
+                      "You must provide the x-amz-decoded-content-length header.");
   }
   std::string_view len = lengths[0];
   if (lengths.size() > 1 || len.empty() || len.size() > 19 ||
@@ -353,12 +383,14 @@ AuthResult<AwsChunkedDecoder> NewChunkedDecoder(const VerifiedRequest& verified,
   options.decoded_length = std::stoull(std::string(len));
   options.trailer_checksum.reset();
   auto trailers = FindHeaders(headers, "x-amz-trailer");
-  if (trailers.size() > 1) return AuthStatus(S3Error::kInvalidRequest, "x-amz-trailer given more than once");
+  if (trailers.size() > 1)
+    return AuthStatus(S3Error::kInvalidRequest, "x-amz-trailer given more than once");
   if (trailers.size() == 1) {
     auto algorithm = ChecksumAlgorithmFromHeader(TrimBlanks(trailers[0]));
     if (!algorithm) {
       return AuthStatus(S3Error::kInvalidRequest,
-                        "x-amz-trailer must name one of x-amz-checksum-crc32, -crc32c, -crc64nvme, -sha1, -sha256");
+                        "x-amz-trailer must name one of x-amz-checksum-crc32, -crc32c, -crc64nvme, "
+                        "-sha1, -sha256");
     }
     options.trailer_checksum = algorithm;
   }
@@ -419,8 +451,8 @@ std::string EncodeAwsChunked(std::string_view data, const ChunkedEncodeOptions& 
     std::string line = name + ":" + checksum->FinishBase64();
     out += line + "\r\n";
     if (signed_mode) {
-      out += std::string(kTrailerSignatureName) + ":" + TrailerSignature(*options.signing, previous, line + "\n") +
-             "\r\n";
+      out += std::string(kTrailerSignatureName) + ":" +
+             TrailerSignature(*options.signing, previous, line + "\n") + "\r\n";
     }
   }
   out += "\r\n";

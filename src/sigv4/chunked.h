@@ -100,7 +100,8 @@ std::string StripAwsChunked(std::string_view content_encoding);
 // The signature of one chunk / of the trailer section (lines "name:value\n").
 std::string ChunkSignature(const ChunkSigningContext& context, std::string_view previous_signature,
                            std::string_view chunk_data);
-std::string TrailerSignature(const ChunkSigningContext& context, std::string_view previous_signature,
+std::string TrailerSignature(const ChunkSigningContext& context,
+                             std::string_view previous_signature,
                              std::string_view canonical_trailers);
 
 // Encodes `data` as an aws-chunked body (clients, tests): chunks of `chunk_size` bytes

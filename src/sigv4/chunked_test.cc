@@ -1,12 +1,13 @@
 // aws-chunked: the AWS "Example: PUT Object" (sigv4-streaming.html) byte for byte, the
 // trailer variants for every checksum algorithm, truncation and tampering, slicing
 // independence and garbage that must never crash.
+#include "sigv4/chunked.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "common/clock.h"
-#include "sigv4/chunked.h"
 #include "sigv4/signer.h"
 #include "sigv4/verifier.h"
 
@@ -15,10 +16,14 @@ namespace {
 
 constexpr std::string_view kAk = "AKIAIOSFODNN7EXAMPLE";
 constexpr std::string_view kSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-constexpr std::string_view kSeed = "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9";
-constexpr std::string_view kSig1 = "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648";
-constexpr std::string_view kSig2 = "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497";
-constexpr std::string_view kSigFinal = "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9";
+constexpr std::string_view kSeed =
+    "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9";
+constexpr std::string_view kSig1 =
+    "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648";
+constexpr std::string_view kSig2 =
+    "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497";
+constexpr std::string_view kSigFinal =
+    "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9";
 
 // The request of the AWS example, signed as the document shows.
 Request ExampleRequest() {
@@ -36,7 +41,8 @@ Request ExampleRequest() {
       {"Authorization",
        "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,"
        "SignedHeaders=content-encoding;content-length;host;x-amz-content-sha256;x-amz-date;"
-       "x-amz-decoded-content-length;x-amz-storage-class,Signature=" + std::string(kSeed)});
+       "x-amz-decoded-content-length;x-amz-storage-class,Signature=" +
+           std::string(kSeed)});
   return r;
 }
 
@@ -108,19 +114,20 @@ TEST_F(ChunkedTest, AwsTrailerExampleByteForByte) {
   Request r;
   r.method = "PUT";
   r.path = "/examplebucket/chunkObject.txt";
-  r.headers = {{"Host", "s3.amazonaws.com"},
-               {"x-amz-date", "20130524T000000Z"},
-               {"x-amz-storage-class", "REDUCED_REDUNDANCY"},
-               {"x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"},
-               {"Content-Encoding", "aws-chunked"},
-               {"x-amz-decoded-content-length", "66560"},
-               {"x-amz-trailer", "x-amz-checksum-crc32c"},
-               {"Content-Length", "66946"},
-               {"Authorization",
-                "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,"
-                "SignedHeaders=content-encoding;host;x-amz-content-sha256;x-amz-date;"
-                "x-amz-decoded-content-length;x-amz-storage-class;x-amz-trailer,"
-                "Signature=106e2a8a18243abcf37539882f36619c00e2dfc72633413f02d3b74544bfeb8e"}};
+  r.headers = {
+      {"Host", "s3.amazonaws.com"},
+      {"x-amz-date", "20130524T000000Z"},
+      {"x-amz-storage-class", "REDUCED_REDUNDANCY"},
+      {"x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"},
+      {"Content-Encoding", "aws-chunked"},
+      {"x-amz-decoded-content-length", "66560"},
+      {"x-amz-trailer", "x-amz-checksum-crc32c"},
+      {"Content-Length", "66946"},
+      {"Authorization",
+       "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,"
+       "SignedHeaders=content-encoding;host;x-amz-content-sha256;x-amz-date;"
+       "x-amz-decoded-content-length;x-amz-storage-class;x-amz-trailer,"
+       "Signature=106e2a8a18243abcf37539882f36619c00e2dfc72633413f02d3b74544bfeb8e"}};
   auto v = Verifier(options_).Verify(r, "s3");
   ASSERT_TRUE(v.ok()) << v.status().ToString() << "\n" << v.status().log_detail();
   ASSERT_EQ(v->payload_mode, PayloadMode::kStreamingSignedTrailer);
@@ -128,11 +135,13 @@ TEST_F(ChunkedTest, AwsTrailerExampleByteForByte) {
   const std::string body =
       "10000;chunk-signature=b474d8862b1487a5145d686f57f013e54db672cee1c953b3010fb58501ef5aa2\r\n" +
       std::string(65536, 'a') +
-      "\r\n400;chunk-signature=1c1344b170168f8e65b41376b44b20fe354e373826ccbbe2c1d40a8cae51e5c7\r\n" +
+      "\r\n400;chunk-signature="
+      "1c1344b170168f8e65b41376b44b20fe354e373826ccbbe2c1d40a8cae51e5c7\r\n" +
       std::string(1024, 'a') +
       "\r\n0;chunk-signature=2ca2aba2005185cf7159c6277faf83795951dd77a3a99e6e65d5c9f85863f992\r\n"
       "x-amz-checksum-crc32c:sOO8/Q==\r\n"
-      "x-amz-trailer-signature:d81f82fc3505edab99d459891051a732e8730629a2e4a59689829ca17fe2e435\r\n\r\n";
+      "x-amz-trailer-signature:"
+      "d81f82fc3505edab99d459891051a732e8730629a2e4a59689829ca17fe2e435\r\n\r\n";
   EXPECT_EQ(body.size(), 66946u);
   ChunkedEncodeOptions enc;
   enc.mode = PayloadMode::kStreamingSignedTrailer;
@@ -152,8 +161,8 @@ TEST_F(ChunkedTest, AwsTrailerExampleByteForByte) {
 
 TEST_F(ChunkedTest, OneByteAtATimeEqualsAllAtOnce) {
   std::string body = ExampleBody();
-  for (std::size_t step : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{7}, std::size_t{86},
-                           std::size_t{4096}, std::size_t{65537}}) {
+  for (std::size_t step : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{7},
+                           std::size_t{86}, std::size_t{4096}, std::size_t{65537}}) {
     SCOPED_TRACE(step);
     ChunkedOptions o;
     o.signing = ExampleContext();
@@ -199,12 +208,14 @@ TEST_F(ChunkedTest, TamperingAndTruncation) {
   }
   {  // Chunks swapped: the chain breaks at once.
     std::string chunk1 = body.substr(0, body.find("400;"));
-    std::string chunk2 = body.substr(chunk1.size(), body.rfind("0;chunk-signature=") - chunk1.size());
+    std::string chunk2 =
+        body.substr(chunk1.size(), body.rfind("0;chunk-signature=") - chunk1.size());
     std::string rest = body.substr(chunk1.size() + chunk2.size());
     EXPECT_CODE(DecodeExample(chunk2 + chunk1 + rest), S3Error::kSignatureDoesNotMatch);
   }
   // The final chunk missing; cut inside data; cut inside a size line.
-  EXPECT_CODE(DecodeExample(body.substr(0, body.rfind("0;chunk-signature="))), S3Error::kIncompleteBody);
+  EXPECT_CODE(DecodeExample(body.substr(0, body.rfind("0;chunk-signature="))),
+              S3Error::kIncompleteBody);
   EXPECT_CODE(DecodeExample(body.substr(0, 60000)), S3Error::kIncompleteBody);
   EXPECT_CODE(DecodeExample(body.substr(0, 10)), S3Error::kIncompleteBody);
   EXPECT_CODE(DecodeExample(""), S3Error::kIncompleteBody);
@@ -215,7 +226,8 @@ TEST_F(ChunkedTest, TamperingAndTruncation) {
   EXPECT_CODE(DecodeExample(body + "x"), S3Error::kInvalidRequest);
   // A chunk without its signature, or with a bare LF.
   EXPECT_CODE(DecodeExample("10000\r\n"), S3Error::kInvalidRequest);
-  EXPECT_CODE(DecodeExample("10000;chunk-signature=" + std::string(kSig1) + "\n"), S3Error::kInvalidRequest);
+  EXPECT_CODE(DecodeExample("10000;chunk-signature=" + std::string(kSig1) + "\n"),
+              S3Error::kInvalidRequest);
   // A chunk not followed by CRLF.
   std::string b = body;
   b[b.find("400;") - 2] = 'x';
@@ -241,7 +253,8 @@ TEST_F(ChunkedTest, StrictLimits) {
   EXPECT_EQ(s.code(), S3Error::kInvalidRequest);
   EXPECT_EQ(d->Feed("5\r\n", &out).code(), S3Error::kInvalidRequest) << "errors are final";
   // 17 hex digits, a chunk larger than the object, a negative or spaced size.
-  for (const char* line : {"00000000000000001\r\n", "b\r\n", "-1\r\n", " 5\r\n", "5 \r\n", "\r\n", "5;x=y\r\n"}) {
+  for (const char* line :
+       {"00000000000000001\r\n", "b\r\n", "-1\r\n", " 5\r\n", "5 \r\n", "\r\n", "5;x=y\r\n"}) {
     SCOPED_TRACE(line);
     auto e = AwsChunkedDecoder::Create(o);
     EXPECT_EQ(e->Feed(line, &out).code(), S3Error::kInvalidRequest);
@@ -265,9 +278,11 @@ std::string SomeData(std::size_t n) {
 
 TEST_F(ChunkedTest, TrailerChecksumsGoodAndBadForAllAlgorithms) {
   const std::string data = SomeData(100000);
-  for (PayloadMode mode : {PayloadMode::kStreamingUnsignedTrailer, PayloadMode::kStreamingSignedTrailer}) {
+  for (PayloadMode mode :
+       {PayloadMode::kStreamingUnsignedTrailer, PayloadMode::kStreamingSignedTrailer}) {
     for (ChecksumAlgorithm a : kAlgorithms) {
-      SCOPED_TRACE(std::string(PayloadModeName(mode)) + " " + std::string(ChecksumAlgorithmName(a)));
+      SCOPED_TRACE(std::string(PayloadModeName(mode)) + " " +
+                   std::string(ChecksumAlgorithmName(a)));
       ChunkedEncodeOptions enc;
       enc.mode = mode;
       enc.trailer_checksum = a;
@@ -295,8 +310,9 @@ TEST_F(ChunkedTest, TrailerChecksumsGoodAndBadForAllAlgorithms) {
       tampered[tampered.find("\r\n") + 2 + 5000] ^= 1;
       auto bad = AwsChunkedDecoder::Create(o);
       out.clear();
-      EXPECT_EQ(Decode(*bad, tampered, 0, &out).code(),
-                mode == PayloadMode::kStreamingSignedTrailer ? S3Error::kSignatureDoesNotMatch : S3Error::kBadDigest);
+      EXPECT_EQ(Decode(*bad, tampered, 0, &out).code(), mode == PayloadMode::kStreamingSignedTrailer
+                                                            ? S3Error::kSignatureDoesNotMatch
+                                                            : S3Error::kBadDigest);
 
       // A wrong checksum value of the right length: BadDigest (unsigned), or the trailer
       // signature fails (signed).
@@ -309,8 +325,9 @@ TEST_F(ChunkedTest, TrailerChecksumsGoodAndBadForAllAlgorithms) {
       wrong.replace(vstart, end - vstart, other.FinishBase64());
       auto w = AwsChunkedDecoder::Create(o);
       out.clear();
-      EXPECT_EQ(Decode(*w, wrong, 0, &out).code(),
-                mode == PayloadMode::kStreamingSignedTrailer ? S3Error::kSignatureDoesNotMatch : S3Error::kBadDigest);
+      EXPECT_EQ(Decode(*w, wrong, 0, &out).code(), mode == PayloadMode::kStreamingSignedTrailer
+                                                       ? S3Error::kSignatureDoesNotMatch
+                                                       : S3Error::kBadDigest);
 
       // The trailer cut off: IncompleteBody.
       auto cut = AwsChunkedDecoder::Create(o);
@@ -340,7 +357,8 @@ TEST_F(ChunkedTest, UnsignedTrailerAsSdksSendIt) {
   // Another trailer than the announced one.
   auto f = AwsChunkedDecoder::Create(o);
   out.clear();
-  std::string other = "b\r\nhello world\r\n0\r\nx-amz-checksum-sha1:Kq5sNclPz7QV2+lfQIuc6R7oRu0=\r\n\r\n";
+  std::string other =
+      "b\r\nhello world\r\n0\r\nx-amz-checksum-sha1:Kq5sNclPz7QV2+lfQIuc6R7oRu0=\r\n\r\n";
   EXPECT_EQ(Decode(*f, other, 0, &out).code(), S3Error::kInvalidRequest);
   // Checksum not base64 of 4 bytes.
   auto g = AwsChunkedDecoder::Create(o);
@@ -361,7 +379,8 @@ TEST_F(ChunkedTest, SignedTrailerEndToEndThroughTheVerifier) {
   r.payload_hash = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
   SigningParams params;
   params.time = clock_.Now();
-  auto signed_result = SignRequest(&r, Credentials{std::string(kAk), std::string(kSecret), {}}, params);
+  auto signed_result =
+      SignRequest(&r, Credentials{std::string(kAk), std::string(kSecret), {}}, params);
   ASSERT_TRUE(signed_result.ok());
   auto v = Verifier(options_).Verify(r, "s3");
   ASSERT_TRUE(v.ok()) << v.status().ToString();
@@ -401,14 +420,17 @@ TEST_F(ChunkedTest, NewChunkedDecoderReadsTheHeaders) {
             S3Error::kInvalidArgument);
   EXPECT_EQ(NewChunkedDecoder(v, {{"x-amz-decoded-content-length", "12"}}).status().code(),
             S3Error::kInvalidRequest);
-  EXPECT_EQ(NewChunkedDecoder(v, {{"x-amz-decoded-content-length", "12"}, {"x-amz-trailer", "x-amz-checksum-md5"}})
+  EXPECT_EQ(NewChunkedDecoder(v, {{"x-amz-decoded-content-length", "12"},
+                                  {"x-amz-trailer", "x-amz-checksum-md5"}})
                 .status()
                 .code(),
             S3Error::kInvalidRequest);
-  EXPECT_TRUE(
-      NewChunkedDecoder(v, {{"x-amz-decoded-content-length", "12"}, {"X-Amz-Trailer", "x-amz-checksum-CRC32C"}}).ok());
+  EXPECT_TRUE(NewChunkedDecoder(v, {{"x-amz-decoded-content-length", "12"},
+                                    {"X-Amz-Trailer", "x-amz-checksum-CRC32C"}})
+                  .ok());
   v.payload_mode = PayloadMode::kStreamingSigned;
-  EXPECT_FALSE(NewChunkedDecoder(v, {{"x-amz-decoded-content-length", "12"}}).ok()) << "no signing context";
+  EXPECT_FALSE(NewChunkedDecoder(v, {{"x-amz-decoded-content-length", "12"}}).ok())
+      << "no signing context";
 }
 
 TEST(StripAwsChunked, KeepsTheObjectsOwnEncodings) {

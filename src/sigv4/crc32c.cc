@@ -56,7 +56,7 @@ uint32_t Crc32cTable(uint32_t crc, const unsigned char* p, std::size_t n) {
 
 #if defined(__x86_64__)
 __attribute__((target("sse4.2"))) uint32_t Crc32cHardware(uint32_t crc, const unsigned char* p,
-                                                           std::size_t n) {
+                                                          std::size_t n) {
   uint64_t c = crc;
   while (n >= 8) {
     uint64_t v;

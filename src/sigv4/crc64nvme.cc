@@ -43,8 +43,8 @@ uint64_t Crc64Nvme(std::string_view data, uint64_t crc) {
       std::memcpy(&v, p, 8);
       v ^= crc;
       crc = kTable[7][v & 0xFF] ^ kTable[6][(v >> 8) & 0xFF] ^ kTable[5][(v >> 16) & 0xFF] ^
-            kTable[4][(v >> 24) & 0xFF] ^ kTable[3][(v >> 32) & 0xFF] ^ kTable[2][(v >> 40) & 0xFF] ^
-            kTable[1][(v >> 48) & 0xFF] ^ kTable[0][v >> 56];
+            kTable[4][(v >> 24) & 0xFF] ^ kTable[3][(v >> 32) & 0xFF] ^
+            kTable[2][(v >> 40) & 0xFF] ^ kTable[1][(v >> 48) & 0xFF] ^ kTable[0][v >> 56];
       p += 8;
       n -= 8;
     }

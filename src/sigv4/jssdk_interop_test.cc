@@ -24,7 +24,8 @@ struct Captured {
 };
 
 std::vector<Captured> LoadCaptured() {
-  std::ifstream in(std::filesystem::path(__FILE__).parent_path() / "testdata" / "jssdk_requests.jsonl");
+  std::ifstream in(std::filesystem::path(__FILE__).parent_path() / "testdata" /
+                   "jssdk_requests.jsonl");
   std::vector<Captured> out;
   std::string line;
   while (std::getline(in, line)) {
@@ -48,7 +49,8 @@ std::string SentData() {
 }
 
 // Runs the body through what the server would: decoder or checker. Returns the decoded bytes.
-AuthResult<std::string> ReadBody(const VerifiedRequest& v, const Request& r, const std::string& body) {
+AuthResult<std::string> ReadBody(const VerifiedRequest& v, const Request& r,
+                                 const std::string& body) {
   std::string out;
   if (IsStreaming(v.payload_mode)) {
     auto d = NewChunkedDecoder(v, r.headers);
@@ -98,8 +100,9 @@ TEST(JsSdkInterop, PutObjectBodiesVerifyAndDecode) {
     tampered[tampered.size() / 2] ^= 0x01;
     auto bad = ReadBody(*v, c.request, tampered);
     ASSERT_FALSE(bad.ok());
-    EXPECT_EQ(bad.status().code(), v->payload_mode == PayloadMode::kSha256 ? S3Error::kXAmzContentSHA256Mismatch
-                                                                            : S3Error::kBadDigest);
+    EXPECT_EQ(bad.status().code(), v->payload_mode == PayloadMode::kSha256
+                                       ? S3Error::kXAmzContentSHA256Mismatch
+                                       : S3Error::kBadDigest);
   }
   EXPECT_EQ(streaming, 2);
 }

@@ -19,11 +19,16 @@ bool IsHex64(std::string_view text) {
 
 std::string_view PayloadModeName(PayloadMode mode) {
   switch (mode) {
-    case PayloadMode::kSha256: return "<sha256>";
-    case PayloadMode::kUnsigned: return "UNSIGNED-PAYLOAD";
-    case PayloadMode::kStreamingSigned: return kStreamingSigned;
-    case PayloadMode::kStreamingSignedTrailer: return kStreamingSignedTrailer;
-    case PayloadMode::kStreamingUnsignedTrailer: return kStreamingUnsignedTrailer;
+    case PayloadMode::kSha256:
+      return "<sha256>";
+    case PayloadMode::kUnsigned:
+      return "UNSIGNED-PAYLOAD";
+    case PayloadMode::kStreamingSigned:
+      return kStreamingSigned;
+    case PayloadMode::kStreamingSignedTrailer:
+      return kStreamingSignedTrailer;
+    case PayloadMode::kStreamingUnsignedTrailer:
+      return kStreamingUnsignedTrailer;
   }
   return "";
 }
@@ -43,7 +48,8 @@ bool IsStreaming(PayloadMode mode) {
 }
 
 bool HasTrailer(PayloadMode mode) {
-  return mode == PayloadMode::kStreamingSignedTrailer || mode == PayloadMode::kStreamingUnsignedTrailer;
+  return mode == PayloadMode::kStreamingSignedTrailer ||
+         mode == PayloadMode::kStreamingUnsignedTrailer;
 }
 
 }  // namespace thumbpipe::sigv4

@@ -18,17 +18,21 @@ std::vector<std::string> SignedNames(const Headers& headers) {
   for (const auto& h : headers) {
     std::string lower = ToLowerAscii(h.name);
     if (IsUnsignable(lower)) continue;
-    if (std::find(names.begin(), names.end(), lower) == names.end()) names.push_back(std::move(lower));
+    if (std::find(names.begin(), names.end(), lower) == names.end())
+      names.push_back(std::move(lower));
   }
   std::sort(names.begin(), names.end());
   return names;
 }
 
-PathMode ModeFor(std::string_view service) { return service == "s3" ? PathMode::kS3 : PathMode::kGeneric; }
+PathMode ModeFor(std::string_view service) {
+  return service == "s3" ? PathMode::kS3 : PathMode::kGeneric;
+}
 
 }  // namespace
 
-Result<SignResult> SignRequest(Request* request, const Credentials& credentials, const SigningParams& params) {
+Result<SignResult> SignRequest(Request* request, const Credentials& credentials,
+                               const SigningParams& params) {
   if (FindHeaders(request->headers, "host").size() != 1) {
     return Status::InvalidArgument("sigv4: the request needs exactly one Host header to be signed");
   }
@@ -44,7 +48,8 @@ Result<SignResult> SignRequest(Request* request, const Credentials& credentials,
   if (params.service == "s3" && !FindHeader(request->headers, "x-amz-content-sha256")) {
     request->headers.push_back({"x-amz-content-sha256", payload});
   }
-  if (credentials.session_token) request->headers.push_back({"x-amz-security-token", *credentials.session_token});
+  if (credentials.session_token)
+    request->headers.push_back({"x-amz-security-token", *credentials.session_token});
 
   std::vector<std::string> names = SignedNames(request->headers);
   std::string canonical = CanonicalRequest(*request, ModeFor(params.service), names, payload);
@@ -52,8 +57,9 @@ Result<SignResult> SignRequest(Request* request, const Credentials& credentials,
   Sha256Digest key = DeriveSigningKey(credentials.secret_key, date8, params.region, params.service);
   SignResult out;
   out.signature = SignatureHex(key, StringToSign(amz_date, scope, canonical));
-  out.authorization = std::string(kAlgorithm) + " Credential=" + credentials.access_key + "/" + scope +
-                      ", SignedHeaders=" + JoinSignedHeaders(names) + ", Signature=" + out.signature;
+  out.authorization = std::string(kAlgorithm) + " Credential=" + credentials.access_key + "/" +
+                      scope + ", SignedHeaders=" + JoinSignedHeaders(names) +
+                      ", Signature=" + out.signature;
   out.chunk_context = ChunkSigningContext{key, amz_date, scope, out.signature};
   request->headers.push_back({"Authorization", out.authorization});
   return out;
@@ -65,7 +71,8 @@ Result<std::string> PresignQuery(const Request& request, const Credentials& cred
     return Status::InvalidArgument("sigv4: a presigned URL expires after 1 to 604800 seconds");
   }
   if (FindHeaders(request.headers, "host").size() != 1) {
-    return Status::InvalidArgument("sigv4: the request needs exactly one Host header to be presigned");
+    return Status::InvalidArgument(
+        "sigv4: the request needs exactly one Host header to be presigned");
   }
   std::string amz_date = FormatAmzDate(params.time);
   std::string date8 = amz_date.substr(0, 8);
@@ -88,8 +95,9 @@ Result<std::string> PresignQuery(const Request& request, const Credentials& cred
 
   Request signed_request = request;
   signed_request.query = query;
-  std::string payload = params.service == "s3" ? std::string(kUnsignedPayload)
-                                                : request.payload_hash.value_or(std::string(kEmptySha256Hex));
+  std::string payload = params.service == "s3"
+                            ? std::string(kUnsignedPayload)
+                            : request.payload_hash.value_or(std::string(kEmptySha256Hex));
   std::string canonical = CanonicalRequest(signed_request, ModeFor(params.service), names, payload);
   Sha256Digest key = DeriveSigningKey(credentials.secret_key, date8, params.region, params.service);
   add("X-Amz-Signature", SignatureHex(key, StringToSign(amz_date, scope, canonical)));

@@ -28,8 +28,8 @@ struct SigningParams {
 };
 
 struct SignResult {
-  std::string authorization;    // the Authorization header value
-  std::string signature;        // hex; the seed for aws-chunked bodies
+  std::string authorization;          // the Authorization header value
+  std::string signature;              // hex; the seed for aws-chunked bodies
   ChunkSigningContext chunk_context;  // to sign chunks of a streaming body
 };
 

@@ -1,9 +1,10 @@
 // The signer's own rules (what it adds, what it signs, what it refuses) and round trips
 // through the verifier for keys that S3 clients get wrong.
+#include "sigv4/signer.h"
+
 #include <gtest/gtest.h>
 
 #include "common/clock.h"
-#include "sigv4/signer.h"
 #include "sigv4/verifier.h"
 
 namespace thumbpipe::sigv4 {
@@ -22,15 +23,18 @@ TEST(SignRequest, AddsHeadersAndSignsAllButTheUnsignable) {
   Request r;
   r.method = "GET";
   r.path = "/b/k";
-  r.headers = {{"Host", "h"}, {"User-Agent", "curl/8"}, {"Expect", "100-continue"}, {"X-Amz-Meta-A", "1"}};
-  auto s = SignRequest(&r, {std::string(kAk), std::string(kSecret), std::string("token")}, At("20240101T000000Z"));
+  r.headers = {
+      {"Host", "h"}, {"User-Agent", "curl/8"}, {"Expect", "100-continue"}, {"X-Amz-Meta-A", "1"}};
+  auto s = SignRequest(&r, {std::string(kAk), std::string(kSecret), std::string("token")},
+                       At("20240101T000000Z"));
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(FindHeader(r.headers, "x-amz-date"), "20240101T000000Z");
   EXPECT_EQ(FindHeader(r.headers, "x-amz-content-sha256"), std::string(kEmptySha256Hex));
   EXPECT_EQ(FindHeader(r.headers, "x-amz-security-token"), "token");
-  EXPECT_NE(s->authorization.find(
-                "SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-meta-a;x-amz-security-token,"),
-            std::string::npos)
+  EXPECT_NE(
+      s->authorization.find(
+          "SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-meta-a;x-amz-security-token,"),
+      std::string::npos)
       << s->authorization;
   EXPECT_EQ(FindHeader(r.headers, "authorization"), s->authorization);
   EXPECT_EQ(s->chunk_context.seed_signature, s->signature);
@@ -64,8 +68,19 @@ class RoundTrip : public ::testing::Test {
 
 TEST_F(RoundTrip, KeysThatAreNotPaths) {
   // Each key is sent encoded once, as S3 clients build the URL, and signed in S3 mode.
-  const std::vector<std::string> keys = {"a b+c", "../x", "a/../b", "a//b", "/abs", ".", "..", "a\\b", "%00", "ü/日本",
-                          "sp ace/(paren)!*'", "key?with=query&chars", std::string(300, 'k')};
+  const std::vector<std::string> keys = {"a b+c",
+                                         "../x",
+                                         "a/../b",
+                                         "a//b",
+                                         "/abs",
+                                         ".",
+                                         "..",
+                                         "a\\b",
+                                         "%00",
+                                         "ü/日本",
+                                         "sp ace/(paren)!*'",
+                                         "key?with=query&chars",
+                                         std::string(300, 'k')};
   for (const std::string& key : keys) {
     SCOPED_TRACE(key);
     Request r;
@@ -73,7 +88,8 @@ TEST_F(RoundTrip, KeysThatAreNotPaths) {
     r.path = "/bucket/" + UriEncode(key, /*keep_slash=*/true);
     r.headers = {{"Host", "127.0.0.1:9000"}};
     r.payload_hash = std::string(kUnsignedPayload);
-    ASSERT_TRUE(SignRequest(&r, {std::string(kAk), std::string(kSecret), {}}, At("20240101T000000Z")).ok());
+    ASSERT_TRUE(
+        SignRequest(&r, {std::string(kAk), std::string(kSecret), {}}, At("20240101T000000Z")).ok());
     auto v = Verifier(options_).Verify(r, "s3");
     EXPECT_TRUE(v.ok()) << v.status().ToString();
     // The same request with the path normalised (what a "cleaning" proxy does) fails,
@@ -94,7 +110,8 @@ TEST_F(RoundTrip, PresignWithQueryAndSessionTokenIsRefusedButSignedCorrectly) {
   r.path = "/bucket/up%20load.jpg";
   r.query = "x-id=PutObject";
   r.headers = {{"Host", "127.0.0.1:9000"}};
-  auto q = PresignQuery(r, {std::string(kAk), std::string(kSecret), {}}, At("20240101T000000Z"), std::chrono::seconds(900));
+  auto q = PresignQuery(r, {std::string(kAk), std::string(kSecret), {}}, At("20240101T000000Z"),
+                        std::chrono::seconds(900));
   ASSERT_TRUE(q.ok());
   r.query = *q;
   EXPECT_TRUE(r.query.starts_with("x-id=PutObject&X-Amz-Algorithm=AWS4-HMAC-SHA256&"));
@@ -104,8 +121,8 @@ TEST_F(RoundTrip, PresignWithQueryAndSessionTokenIsRefusedButSignedCorrectly) {
 
   Request t = r;
   t.query = "x-id=PutObject";
-  auto qt = PresignQuery(t, {std::string(kAk), std::string(kSecret), std::string("tok")}, At("20240101T000000Z"),
-                         std::chrono::seconds(900));
+  auto qt = PresignQuery(t, {std::string(kAk), std::string(kSecret), std::string("tok")},
+                         At("20240101T000000Z"), std::chrono::seconds(900));
   ASSERT_TRUE(qt.ok());
   EXPECT_NE(qt->find("X-Amz-Security-Token=tok"), std::string::npos);
   t.query = *qt;

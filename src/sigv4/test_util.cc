@@ -9,7 +9,8 @@ std::optional<Request> ParseSuiteRequest(std::string_view text) {
   if (!first.empty() && first.back() == '\r') first.remove_suffix(1);
   std::size_t sp = first.find(' ');
   std::size_t http = first.rfind(" HTTP/");
-  if (sp == std::string_view::npos || http == std::string_view::npos || http <= sp) return std::nullopt;
+  if (sp == std::string_view::npos || http == std::string_view::npos || http <= sp)
+    return std::nullopt;
   r.method = std::string(first.substr(0, sp));
   std::string_view target = first.substr(sp + 1, http - sp - 1);
   std::size_t q = target.find('?');
@@ -19,7 +20,8 @@ std::optional<Request> ParseSuiteRequest(std::string_view text) {
   std::size_t pos = eol == std::string_view::npos ? text.size() : eol + 1;
   while (pos < text.size()) {
     std::size_t next = text.find('\n', pos);
-    std::string_view line = text.substr(pos, next == std::string_view::npos ? text.size() - pos : next - pos);
+    std::string_view line =
+        text.substr(pos, next == std::string_view::npos ? text.size() - pos : next - pos);
     pos = next == std::string_view::npos ? text.size() : next + 1;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) {

@@ -40,7 +40,8 @@ Signed SignSuiteRequest(const Request& r) {
   Signed s;
   s.creq = CanonicalRequest(r, PathMode::kGeneric, names, *r.payload_hash);
   s.sts = StringToSign(kDate, kScope, s.creq);
-  std::string sig = SignatureHex(DeriveSigningKey(kSecret, "20150830", "us-east-1", "service"), s.sts);
+  std::string sig =
+      SignatureHex(DeriveSigningKey(kSecret, "20150830", "us-east-1", "service"), s.sts);
   s.authz = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/" + std::string(kScope) +
             ", SignedHeaders=" + JoinSignedHeaders(names) + ", Signature=" + sig;
   return s;
@@ -71,7 +72,8 @@ const InlineVector kInline[] = {
      "a726db9b0df21c14f559d0a978e563112acb1b9e05476f0a6a1c7d68f28605c7",
      "acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736"},
     {"get-vanilla-query-order-key-case",
-     "GET /?Param2=value2&Param1=value1 HTTP/1.1\nHost:example.amazonaws.com\nX-Amz-Date:20150830T123600Z",
+     "GET /?Param2=value2&Param1=value1 "
+     "HTTP/1.1\nHost:example.amazonaws.com\nX-Amz-Date:20150830T123600Z",
      "816cd5b414d056048ba4f7c5386d6e0533120fb1fcfa93762cf0fc39e2cf19e0",
      "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"},
     {"get-header-value-multiline",
@@ -91,8 +93,9 @@ TEST(SigV4TestSuite, InlineVectors) {
     auto r = testing::ParseSuiteRequest(v.req);
     ASSERT_TRUE(r.has_value());
     Signed s = SignSuiteRequest(*r);
-    EXPECT_EQ(s.sts, "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n" +
-                         std::string(v.sts_hash));
+    EXPECT_EQ(s.sts,
+              "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n" +
+                  std::string(v.sts_hash));
     EXPECT_TRUE(s.authz.ends_with(std::string("Signature=") + v.signature)) << s.authz;
   }
 }
@@ -117,7 +120,8 @@ std::vector<fs::path> SuiteCases(const fs::path& dir) {
 
 TEST(SigV4TestSuite, AllVectorsByteForByte) {
   auto dir = SuiteDir();
-  if (!dir) GTEST_SKIP() << "../shared/reference/sigv4-testsuite absent: only the inline vectors ran";
+  if (!dir)
+    GTEST_SKIP() << "../shared/reference/sigv4-testsuite absent: only the inline vectors ran";
   auto cases = SuiteCases(*dir);
   ASSERT_GE(cases.size(), 27u) << "expected the 27 vectors of the suite";
   for (const auto& req : cases) {

@@ -73,7 +73,7 @@ struct VerifierOptions {
 
 // What a successful verification establishes.
 struct VerifiedRequest {
-  std::string access_key;        // the principal
+  std::string access_key;  // the principal
   bool presigned = false;
   PayloadMode payload_mode = PayloadMode::kUnsigned;
   // kSha256: the hex hash the body must have (lower case).

@@ -1,5 +1,7 @@
 // The verifier: requests signed by our signer pass, and every single mutation of a
 // signed request fails with the code S3 answers. Time is a ManualClock.
+#include "sigv4/verifier.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -10,7 +12,6 @@
 
 #include "common/clock.h"
 #include "sigv4/signer.h"
-#include "sigv4/verifier.h"
 
 namespace thumbpipe::sigv4 {
 namespace {
@@ -44,7 +45,8 @@ class VerifierTest : public ::testing::Test {
     return r;
   }
 
-  Request Signed(Request r, std::string_view service = "s3", std::string_view region = "us-east-1") {
+  Request Signed(Request r, std::string_view service = "s3",
+                 std::string_view region = "us-east-1") {
     SigningParams params;
     params.region = std::string(region);
     params.service = std::string(service);
@@ -131,35 +133,49 @@ TEST_F(VerifierTest, EverySignedPartMatters) {
   };
   const Mutation mutations[] = {
       {"method", [](Request& r) { r.method = "POST"; }, S3Error::kSignatureDoesNotMatch},
-      {"path", [](Request& r) { r.path = "/bucket/photos/cat%20two.jpg"; }, S3Error::kSignatureDoesNotMatch},
+      {"path", [](Request& r) { r.path = "/bucket/photos/cat%20two.jpg"; },
+       S3Error::kSignatureDoesNotMatch},
       {"path dot segment", [](Request& r) { r.path = "/bucket/photos/../photos/cat%20one.jpg"; },
        S3Error::kSignatureDoesNotMatch},
       {"path double slash", [](Request& r) { r.path = "/bucket/photos//cat%20one.jpg"; },
        S3Error::kSignatureDoesNotMatch},
-      {"query value", [](Request& r) { r.query = "x-id=GetObject"; }, S3Error::kSignatureDoesNotMatch},
+      {"query value", [](Request& r) { r.query = "x-id=GetObject"; },
+       S3Error::kSignatureDoesNotMatch},
       {"query added", [](Request& r) { r.query += "&acl"; }, S3Error::kSignatureDoesNotMatch},
       {"query removed", [](Request& r) { r.query.clear(); }, S3Error::kSignatureDoesNotMatch},
-      {"host", [](Request& r) { HeaderValue(r, "host") = "127.0.0.1:9001"; }, S3Error::kSignatureDoesNotMatch},
+      {"host", [](Request& r) { HeaderValue(r, "host") = "127.0.0.1:9001"; },
+       S3Error::kSignatureDoesNotMatch},
       {"signed header value", [](Request& r) { HeaderValue(r, "content-type") = "image/png"; },
        S3Error::kSignatureDoesNotMatch},
-      {"signed x-amz-meta value", [](Request& r) { HeaderValue(r, "x-amz-meta-owner") = "Mallory"; },
+      {"signed x-amz-meta value",
+       [](Request& r) { HeaderValue(r, "x-amz-meta-owner") = "Mallory"; },
        S3Error::kSignatureDoesNotMatch},
       {"signed header removed",
-       [](Request& r) { std::erase_if(r.headers, [](const Header& h) { return h.name == "Content-Type"; }); },
+       [](Request& r) {
+         std::erase_if(r.headers, [](const Header& h) { return h.name == "Content-Type"; });
+       },
        S3Error::kSignatureDoesNotMatch},
-      {"signed header repeated", [](Request& r) { r.headers.push_back({"content-type", "text/html"}); },
+      {"signed header repeated",
+       [](Request& r) {
+         r.headers.push_back({"content-type", "text/html"});
+       },
        S3Error::kSignatureDoesNotMatch},
-      {"payload hash", [](Request& r) { HeaderValue(r, "x-amz-content-sha256") = Sha256Hex("other"); },
+      {"payload hash",
+       [](Request& r) { HeaderValue(r, "x-amz-content-sha256") = Sha256Hex("other"); },
        S3Error::kSignatureDoesNotMatch},
       {"payload switched to unsigned",
        [](Request& r) { HeaderValue(r, "x-amz-content-sha256") = "UNSIGNED-PAYLOAD"; },
        S3Error::kSignatureDoesNotMatch},
       {"payload switched to unsigned trailer",
-       [](Request& r) { HeaderValue(r, "x-amz-content-sha256") = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"; },
+       [](Request& r) {
+         HeaderValue(r, "x-amz-content-sha256") = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+       },
        S3Error::kSignatureDoesNotMatch},
-      {"x-amz-date by one second", [](Request& r) { HeaderValue(r, "x-amz-date") = "20130524T000001Z"; },
+      {"x-amz-date by one second",
+       [](Request& r) { HeaderValue(r, "x-amz-date") = "20130524T000001Z"; },
        S3Error::kSignatureDoesNotMatch},
-      {"x-amz-date another day", [](Request& r) { HeaderValue(r, "x-amz-date") = "20130523T235959Z"; },
+      {"x-amz-date another day",
+       [](Request& r) { HeaderValue(r, "x-amz-date") = "20130523T235959Z"; },
        S3Error::kAuthorizationHeaderMalformed},
       {"x-amz-date garbage", [](Request& r) { HeaderValue(r, "x-amz-date") = "yesterday"; },
        S3Error::kAccessDenied},
@@ -205,18 +221,30 @@ TEST_F(VerifierTest, EverySignedPartMatters) {
          a.replace(a.find("host;"), 5, "");
        },
        S3Error::kAccessDenied},
-      {"unsigned x-amz header added", [](Request& r) { r.headers.push_back({"x-amz-meta-extra", "1"}); },
+      {"unsigned x-amz header added",
+       [](Request& r) {
+         r.headers.push_back({"x-amz-meta-extra", "1"});
+       },
        S3Error::kAccessDenied},
       {"unsigned x-amz-copy-source added",
-       [](Request& r) { r.headers.push_back({"X-Amz-Copy-Source", "/other/secret"}); }, S3Error::kAccessDenied},
+       [](Request& r) {
+         r.headers.push_back({"X-Amz-Copy-Source", "/other/secret"});
+       },
+       S3Error::kAccessDenied},
       {"x-amz-content-sha256 dropped",
        [](Request& r) {
          std::erase_if(r.headers, [](const Header& h) { return h.name == "x-amz-content-sha256"; });
        },
        S3Error::kInvalidRequest},
-      {"second Authorization", [](Request& r) { r.headers.push_back({"Authorization", "x"}); },
+      {"second Authorization",
+       [](Request& r) {
+         r.headers.push_back({"Authorization", "x"});
+       },
        S3Error::kInvalidArgument},
-      {"security token", [](Request& r) { r.headers.push_back({"X-Amz-Security-Token", "t"}); },
+      {"security token",
+       [](Request& r) {
+         r.headers.push_back({"X-Amz-Security-Token", "t"});
+       },
        S3Error::kInvalidToken},
       {"presign parameters too", [](Request& r) { r.query += "&X-Amz-Algorithm=AWS4-HMAC-SHA256"; },
        S3Error::kInvalidArgument},
@@ -238,7 +266,8 @@ TEST_F(VerifierTest, WrongSecretDoesNotMatch) {
   AuthStatus s = Verify(r).status();
   // The log gets what it takes to compare with the client's canonical request; the
   // client's message carries none of it.
-  EXPECT_TRUE(s.log_detail().starts_with("canonical request:\nPUT\n/bucket/photos/cat%20one.jpg\nx-id=PutObject\n"))
+  EXPECT_TRUE(s.log_detail().starts_with(
+      "canonical request:\nPUT\n/bucket/photos/cat%20one.jpg\nx-id=PutObject\n"))
       << s.log_detail();
   EXPECT_EQ(s.message().find("PUT"), std::string::npos);
 }
@@ -246,8 +275,9 @@ TEST_F(VerifierTest, WrongSecretDoesNotMatch) {
 // The MinIO bypass (GHSA-9c4q-hq6p-c237): whatever payload mode a request announces, its
 // header signature is checked.
 TEST_F(VerifierTest, HeaderSignatureCheckedInEveryPayloadMode) {
-  for (std::string mode : {"UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
-                           "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"}) {
+  for (std::string mode :
+       {"UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"}) {
     SCOPED_TRACE(mode);
     Request r = BaseRequest();
     r.payload_hash = mode;
@@ -280,13 +310,15 @@ TEST_F(VerifierTest, DateHeaderWhenNoXAmzDate) {
   Request r = BaseRequest();
   r.headers.push_back({"Date", "Fri, 24 May 2013 00:00:00 GMT"});
   r.headers.push_back({"x-amz-content-sha256", *r.payload_hash});
-  std::vector<std::string> names = {"content-type", "date", "host", "x-amz-content-sha256", "x-amz-meta-owner"};
+  std::vector<std::string> names = {"content-type", "date", "host", "x-amz-content-sha256",
+                                    "x-amz-meta-owner"};
   std::string creq = CanonicalRequest(r, PathMode::kS3, names, *r.payload_hash);
   std::string scope = "20130524/us-east-1/s3/aws4_request";
   std::string sig = SignatureHex(DeriveSigningKey(kSecret, "20130524", "us-east-1", "s3"),
                                  StringToSign("20130524T000000Z", scope, creq));
-  r.headers.push_back({"Authorization", "AWS4-HMAC-SHA256 Credential=" + std::string(kAk) + "/" + scope +
-                                            ",SignedHeaders=" + JoinSignedHeaders(names) + ",Signature=" + sig});
+  r.headers.push_back({"Authorization", "AWS4-HMAC-SHA256 Credential=" + std::string(kAk) + "/" +
+                                            scope + ",SignedHeaders=" + JoinSignedHeaders(names) +
+                                            ",Signature=" + sig});
   auto v = Verify(r);
   EXPECT_TRUE(v.ok()) << v.status().ToString();
   HeaderValue(r, "date") = "Fri, 24 May 2013 00:00:01 GMT";
@@ -302,15 +334,17 @@ TEST_F(VerifierTest, AnonymousAndForeignMechanisms) {
   ExpectError(r, S3Error::kAccessDenied);
   r.headers.push_back({"Authorization", "AWS AKIAIOSFODNN7EXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg="});
   ExpectError(r, S3Error::kInvalidRequest);
-  HeaderValue(r, "authorization") = "AWS4-ECDSA-P256-SHA256 Credential=a/20130524/us-east-1/s3/aws4_request, "
-                                    "SignedHeaders=host, Signature=00";
+  HeaderValue(r, "authorization") =
+      "AWS4-ECDSA-P256-SHA256 Credential=a/20130524/us-east-1/s3/aws4_request, "
+      "SignedHeaders=host, Signature=00";
   ExpectError(r, S3Error::kAuthorizationHeaderMalformed);
   EXPECT_EQ(Verify(r).status().http_status(), 400);
 }
 
 TEST(ParseAuthorization, AcceptsWhatClientsSend) {
   auto a = ParseAuthorization(
-      "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request,SignedHeaders=host;x-amz-date,"
+      "AWS4-HMAC-SHA256 "
+      "Credential=AK/20130524/us-east-1/s3/aws4_request,SignedHeaders=host;x-amz-date,"
       "Signature=abc");
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   EXPECT_EQ(a->access_key, "AK");
@@ -322,7 +356,8 @@ TEST(ParseAuthorization, AcceptsWhatClientsSend) {
   EXPECT_EQ(a->signature, "abc");
   // Components in another order, blanks after commas.
   auto b = ParseAuthorization(
-      "AWS4-HMAC-SHA256 Signature=abc,  SignedHeaders=host, Credential=AK/20130524/us-east-1/s3/aws4_request");
+      "AWS4-HMAC-SHA256 Signature=abc,  SignedHeaders=host, "
+      "Credential=AK/20130524/us-east-1/s3/aws4_request");
   EXPECT_TRUE(b.ok()) << b.status().ToString();
 }
 
@@ -333,17 +368,27 @@ TEST(ParseAuthorization, RejectsMalformedHeaders) {
       "AWS4-HMAC-SHA256 ",
       "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request, SignedHeaders=host",
       "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3, SignedHeaders=host, Signature=a",
-      "AWS4-HMAC-SHA256 Credential=AK/2013052/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=a",
-      "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request/x, SignedHeaders=host, Signature=a",
-      "AWS4-HMAC-SHA256 Credential=/20130524/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=a",
-      "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request, SignedHeaders=Host, Signature=a",
-      "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;;a, Signature=a",
-      "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;host, Signature=a",
-      "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=a, "
+      "AWS4-HMAC-SHA256 Credential=AK/2013052/us-east-1/s3/aws4_request, SignedHeaders=host, "
+      "Signature=a",
+      "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request/x, SignedHeaders=host, "
+      "Signature=a",
+      "AWS4-HMAC-SHA256 Credential=/20130524/us-east-1/s3/aws4_request, SignedHeaders=host, "
+      "Signature=a",
+      "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request, SignedHeaders=Host, "
+      "Signature=a",
+      "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;;a, "
+      "Signature=a",
+      "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;host, "
+      "Signature=a",
+      "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request, SignedHeaders=host, "
+      "Signature=a, "
       "Signature=b",
-      "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=a, X=1",
-      "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request,, SignedHeaders=host, Signature=a",
-      "AWS4-HMAC-SHA512 Credential=AK/20130524/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=a",
+      "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request, SignedHeaders=host, "
+      "Signature=a, X=1",
+      "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request,, SignedHeaders=host, "
+      "Signature=a",
+      "AWS4-HMAC-SHA512 Credential=AK/20130524/us-east-1/s3/aws4_request, SignedHeaders=host, "
+      "Signature=a",
   };
   for (const char* h : bad) {
     SCOPED_TRACE(h);
@@ -362,8 +407,10 @@ TEST_F(VerifierTest, PayloadModes) {
   const Case cases[] = {
       {"UNSIGNED-PAYLOAD", PayloadMode::kUnsigned, S3Error::kNone},
       {"STREAMING-AWS4-HMAC-SHA256-PAYLOAD", PayloadMode::kStreamingSigned, S3Error::kNone},
-      {"STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER", PayloadMode::kStreamingSignedTrailer, S3Error::kNone},
-      {"STREAMING-UNSIGNED-PAYLOAD-TRAILER", PayloadMode::kStreamingUnsignedTrailer, S3Error::kNone},
+      {"STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER", PayloadMode::kStreamingSignedTrailer,
+       S3Error::kNone},
+      {"STREAMING-UNSIGNED-PAYLOAD-TRAILER", PayloadMode::kStreamingUnsignedTrailer,
+       S3Error::kNone},
       {std::string(kEmptySha256Hex), PayloadMode::kSha256, S3Error::kNone},
       {"STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD", std::nullopt, S3Error::kNotImplemented},
       {"e3b0c442", std::nullopt, S3Error::kInvalidArgument},
@@ -377,8 +424,8 @@ TEST_F(VerifierTest, PayloadModes) {
     if (c.mode) {
       ASSERT_TRUE(v.ok()) << v.status().ToString();
       EXPECT_EQ(v->payload_mode, *c.mode);
-      bool signed_stream =
-          *c.mode == PayloadMode::kStreamingSigned || *c.mode == PayloadMode::kStreamingSignedTrailer;
+      bool signed_stream = *c.mode == PayloadMode::kStreamingSigned ||
+                           *c.mode == PayloadMode::kStreamingSignedTrailer;
       EXPECT_EQ(v->chunk_context.has_value(), signed_stream);
       if (signed_stream) {
         EXPECT_EQ(v->chunk_context->scope, "20130524/us-east-1/s3/aws4_request");
@@ -396,7 +443,8 @@ TEST_F(VerifierTest, SqsUsesTheBodyHashAndTheGenericPath) {
   r.method = "POST";
   r.path = "/123456789012/images";
   r.query.clear();
-  r.headers = {{"Host", "127.0.0.1:9000"}, {"Content-Type", "application/x-amz-json-1.0"},
+  r.headers = {{"Host", "127.0.0.1:9000"},
+               {"Content-Type", "application/x-amz-json-1.0"},
                {"X-Amz-Target", "AmazonSQS.SendMessage"}};
   Request s = Signed(r, "sqs");
   EXPECT_FALSE(FindHeader(s.headers, "x-amz-content-sha256").has_value());
@@ -417,7 +465,8 @@ class PresignTest : public VerifierTest {
   std::string Presign(const Request& r, seconds expires) {
     SigningParams params;
     params.time = clock_.Now();
-    auto q = PresignQuery(r, Credentials{std::string(kAk), std::string(kSecret), {}}, params, expires);
+    auto q =
+        PresignQuery(r, Credentials{std::string(kAk), std::string(kSecret), {}}, params, expires);
     EXPECT_TRUE(q.ok()) << q.status().ToString();
     return q.ok() ? *q : std::string();
   }
@@ -434,7 +483,8 @@ class PresignTest : public VerifierTest {
     std::size_t at = r.query.find(key);
     ASSERT_NE(at, std::string::npos);
     std::size_t end = r.query.find('&', at);
-    r.query.replace(at + key.size(), (end == std::string::npos ? r.query.size() : end) - at - key.size(), value);
+    r.query.replace(at + key.size(),
+                    (end == std::string::npos ? r.query.size() : end) - at - key.size(), value);
   }
 };
 
@@ -442,7 +492,8 @@ TEST_F(PresignTest, AwsDocExampleReproducedAndVerified) {
   Request r = GetRequest();
   r.query = Presign(r, seconds(86400));
   EXPECT_EQ(r.query,
-            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2F"
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%"
+            "2Fus-east-1%2Fs3%2F"
             "aws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&"
             "X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
   auto v = Verify(r);
@@ -485,7 +536,8 @@ TEST_F(PresignTest, ExpiresBounds) {
   Request zero = r;
   SetParam(zero, "X-Amz-Expires", "0");
   ExpectError(zero, S3Error::kAccessDenied);  // a zero-length validity has always expired
-  EXPECT_FALSE(PresignQuery(GetRequest(), Credentials{"a", "b", {}}, SigningParams{}, seconds(604801)).ok());
+  EXPECT_FALSE(
+      PresignQuery(GetRequest(), Credentials{"a", "b", {}}, SigningParams{}, seconds(604801)).ok());
 }
 
 TEST_F(PresignTest, EveryMutationFails) {
@@ -507,7 +559,8 @@ TEST_F(PresignTest, EveryMutationFails) {
        S3Error::kSignatureDoesNotMatch},
       {"parameter changed", [](Request& r) { SetParam(r, "response-content-type", "text%2Fhtml"); },
        S3Error::kSignatureDoesNotMatch},
-      {"parameter added", [](Request& r) { r.query += "&x-id=GetObject"; }, S3Error::kSignatureDoesNotMatch},
+      {"parameter added", [](Request& r) { r.query += "&x-id=GetObject"; },
+       S3Error::kSignatureDoesNotMatch},
       {"expires changed", [](Request& r) { SetParam(r, "X-Amz-Expires", "7200"); },
        S3Error::kSignatureDoesNotMatch},
       {"date changed", [](Request& r) { SetParam(r, "X-Amz-Date", "20130524T000001Z"); },
@@ -516,30 +569,45 @@ TEST_F(PresignTest, EveryMutationFails) {
        S3Error::kAuthorizationQueryParametersError},
       {"different host", [](Request& r) { HeaderValue(r, "host") = "evil.example.com"; },
        S3Error::kSignatureDoesNotMatch},
-      {"different path", [](Request& r) { r.path = "/other.txt"; }, S3Error::kSignatureDoesNotMatch},
+      {"different path", [](Request& r) { r.path = "/other.txt"; },
+       S3Error::kSignatureDoesNotMatch},
       {"method", [](Request& r) { r.method = "PUT"; }, S3Error::kSignatureDoesNotMatch},
       {"region",
-       [](Request& r) { SetParam(r, "X-Amz-Credential", "AKIAIOSFODNN7EXAMPLE%2F20130524%2Feu-west-1%2Fs3%2Faws4_request"); },
+       [](Request& r) {
+         SetParam(r, "X-Amz-Credential",
+                  "AKIAIOSFODNN7EXAMPLE%2F20130524%2Feu-west-1%2Fs3%2Faws4_request");
+       },
        S3Error::kAuthorizationQueryParametersError},
       {"service",
-       [](Request& r) { SetParam(r, "X-Amz-Credential", "AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fsqs%2Faws4_request"); },
+       [](Request& r) {
+         SetParam(r, "X-Amz-Credential",
+                  "AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fsqs%2Faws4_request");
+       },
        S3Error::kAuthorizationQueryParametersError},
       {"access key",
-       [](Request& r) { SetParam(r, "X-Amz-Credential", "AKIANOBODY%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"); },
+       [](Request& r) {
+         SetParam(r, "X-Amz-Credential", "AKIANOBODY%2F20130524%2Fus-east-1%2Fs3%2Faws4_request");
+       },
        S3Error::kInvalidAccessKeyId},
       {"algorithm", [](Request& r) { SetParam(r, "X-Amz-Algorithm", "AWS4-HMAC-SHA1"); },
        S3Error::kAuthorizationQueryParametersError},
       {"host not signed", [](Request& r) { SetParam(r, "X-Amz-SignedHeaders", "x-amz-date"); },
        S3Error::kAccessDenied},
-      {"signature removed",
-       [](Request& r) { r.query.erase(r.query.find("&X-Amz-Signature=")); },
+      {"signature removed", [](Request& r) { r.query.erase(r.query.find("&X-Amz-Signature=")); },
        S3Error::kAuthorizationQueryParametersError},
       {"parameter twice", [](Request& r) { r.query += "&X-Amz-Date=20130524T000000Z"; },
        S3Error::kAuthorizationQueryParametersError},
-      {"unsigned x-amz header sent", [](Request& r) { r.headers.push_back({"x-amz-acl", "public-read"}); },
+      {"unsigned x-amz header sent",
+       [](Request& r) {
+         r.headers.push_back({"x-amz-acl", "public-read"});
+       },
        S3Error::kAccessDenied},
-      {"security token", [](Request& r) { r.query += "&X-Amz-Security-Token=abc"; }, S3Error::kInvalidToken},
-      {"Authorization too", [](Request& r) { r.headers.push_back({"Authorization", "AWS4-HMAC-SHA256 x"}); },
+      {"security token", [](Request& r) { r.query += "&X-Amz-Security-Token=abc"; },
+       S3Error::kInvalidToken},
+      {"Authorization too",
+       [](Request& r) {
+         r.headers.push_back({"Authorization", "AWS4-HMAC-SHA256 x"});
+       },
        S3Error::kInvalidArgument},
   };
   for (const auto& m : mutations) {
@@ -566,9 +634,14 @@ TEST_F(PresignTest, RandomDamageNeverCrashesNorPasses) {
     for (int e = 0; e < edits && !target.empty(); ++e) {
       std::size_t at = rng() % target.size();
       switch (rng() % 3) {
-        case 0: target[at] = alphabet[rng() % alphabet.size()]; break;
-        case 1: target.erase(at, 1 + rng() % 8); break;
-        default: target.insert(at, 1, alphabet[rng() % alphabet.size()]);
+        case 0:
+          target[at] = alphabet[rng() % alphabet.size()];
+          break;
+        case 1:
+          target.erase(at, 1 + rng() % 8);
+          break;
+        default:
+          target.insert(at, 1, alphabet[rng() % alphabet.size()]);
       }
     }
     auto v = Verify(r);
@@ -578,7 +651,8 @@ TEST_F(PresignTest, RandomDamageNeverCrashesNorPasses) {
     } else {
       // Harmless edits exist (a blank after a comma, "%2F" as "%2f"); the signature itself
       // must be intact for any of them to pass.
-      std::string_view original = round % 2 ? HeaderValue(header_signed, "authorization") : presigned.query;
+      std::string_view original =
+          round % 2 ? HeaderValue(header_signed, "authorization") : presigned.query;
       std::string_view sig = original.substr(original.size() - 64);
       EXPECT_NE(target.find(sig), std::string::npos) << target;
     }
@@ -590,8 +664,9 @@ TEST_F(PresignTest, RandomDamageNeverCrashesNorPasses) {
 TEST(ConstantTime, NoPlainComparisonOfSignaturesOrDigests) {
   namespace fs = std::filesystem;
   fs::path dir = fs::path(__FILE__).parent_path();
-  std::regex plain(R"((signature|expected|digest|checksum)\w*\s*(==|!=)|(==|!=)\s*\w*(signature|expected|digest)\b|[^_]memcmp\s*\(|strcmp\s*\()",
-                   std::regex::icase);
+  std::regex plain(
+      R"((signature|expected|digest|checksum)\w*\s*(==|!=)|(==|!=)\s*\w*(signature|expected|digest)\b|[^_]memcmp\s*\(|strcmp\s*\()",
+      std::regex::icase);
   int scanned = 0;
   for (const auto& e : fs::directory_iterator(dir)) {
     std::string name = e.path().filename().string();
