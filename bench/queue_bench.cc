@@ -263,7 +263,9 @@ E2eResult RunE2e(const Options& o, const fs::path& db) {
   r.error = first_error.Get();
   r.send_rate = r.sent / std::chrono::duration<double>(producers_done - start).count();
   r.e2e_rate = r.removed / std::chrono::duration<double>(last_remove - start).count();
-  const int64_t n_commits = commits.commits - commits_before.commits;
+  // Sends per fsync with durability full (what the disk limits), per commit with normal.
+  const int64_t n_commits = o.durable ? commits.syncs - commits_before.syncs
+                                      : commits.commits - commits_before.commits;
   r.group = n_commits > 0 ? double(commits.sends - commits_before.sends) / n_commits : 0;
   return r;
 }

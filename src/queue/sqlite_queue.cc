@@ -2,12 +2,12 @@
 //
 // Two connections per queue object:
 //  - db_ carries every read and write of the queue: sends, receives, acks, visibility
-//    changes, the DLQ tools and stats. Its synchronous level is set per transaction: FULL
-//    for sends with durability full, NORMAL for everything else (losing a receive or an ack
-//    on power loss only makes a message be delivered again, which at-least-once allows, so
-//    paying an fsync for it buys nothing; a send's FULL commit syncs the WAL, and with it
-//    every earlier commit). One connection rather than one per level, because SQLite drops
-//    a connection's whole page cache when another connection wrote since its last
+//    changes, the DLQ tools and stats, at synchronous=NORMAL. Losing a receive or an ack on
+//    power loss only makes a message be delivered again, which at-least-once allows, so
+//    paying an fsync for it buys nothing. With durability full, sends are made durable by
+//    an fdatasync of the WAL after their commit, outside the write lock
+//    (sqlite_write_group.cc). One connection for everything because SQLite drops a
+//    connection's whole page cache when another connection wrote since its last
 //    transaction, which alternating connections would do at every transaction.
 //  - checkpoint_db_ belongs to the checkpointer thread (RunCheckpointer), which replaces
 //    SQLite's automatic checkpoint so that no commit waits for one.
@@ -16,6 +16,11 @@
 // other processes are arbitrated by busy_timeout and Db::Transaction's retries.
 #include "queue/sqlite_queue.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <regex>
 #include <utility>
 
@@ -73,8 +78,31 @@ Status SqliteQueue::Init() {
     return upsert.Run().status();
   });
   if (!created.ok()) return created;
+  if (options_.durable_sends) THUMBPIPE_RETURN_IF_ERROR(OpenWalForSync());
   db_.SetWalHook(&SqliteQueue::OnWalCommit, this);
   checkpointer_ = std::thread([this] { RunCheckpointer(); });
+  return Status::Ok();
+}
+
+Status SqliteQueue::OpenWalForSync() {
+  // The WAL exists from the first write transaction (Init's) for as long as a connection is
+  // open, ours included, so the descriptor stays valid; checkpoints only rewrite or truncate
+  // it. Its directory entry is synced once here, since an fdatasync of the file does not.
+  const std::string wal = options_.path.string() + "-wal";
+  wal_fd_ = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
+  if (wal_fd_ < 0) {
+    return Status::IOError(fmt::format("{}: open: {}", wal, std::strerror(errno)));
+  }
+  std::filesystem::path dir = options_.path.parent_path();
+  if (dir.empty()) dir = ".";
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0 || ::fsync(dir_fd) != 0) {
+    const int error = errno;
+    if (dir_fd >= 0) ::close(dir_fd);
+    return Status::IOError(
+        fmt::format("{}: fsync of the directory: {}", dir.string(), std::strerror(error)));
+  }
+  ::close(dir_fd);
   return Status::Ok();
 }
 
@@ -87,6 +115,7 @@ SqliteQueue::~SqliteQueue() {
     checkpoint_cv_.notify_all();
     checkpointer_.join();
   }
+  if (wal_fd_ >= 0) ::close(wal_fd_);
 }
 
 int SqliteQueue::OnWalCommit(void* self, sqlite3* /*db*/, const char* /*schema*/, int wal_pages) {

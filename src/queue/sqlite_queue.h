@@ -28,9 +28,10 @@ struct SqliteQueueOptions {
   Duration dlq_retention = std::chrono::hours(10 * 24); // 60s-14d, counted from first send
   Duration delay = Duration{0};        // default delay of new messages; 0-15m
   uint64_t max_message_bytes = 1 << 20;  // body + attributes; 1 KiB-1 MiB
-  // true: synchronous=FULL, a send that returned survives power loss. false: synchronous=
-  // NORMAL in WAL mode, a send survives the process being killed but the last commits may be
-  // lost if the machine loses power.
+  // true (durability full): a send returns once its commit is on disk (the WAL
+  // fdatasync'ed, as synchronous=FULL would), so it survives power loss. false (normal): a
+  // send survives the process being killed, but the last commits may be lost if the machine
+  // loses power (synchronous=NORMAL in WAL mode).
   bool durable_sends = true;
   // Longest a long poll in one process waits to notice a message sent by another process.
   Duration cross_process_poll = std::chrono::milliseconds(50);
@@ -47,6 +48,7 @@ Result<std::unique_ptr<Queue>> OpenSqliteQueue(const SqliteQueueOptions& options
 struct SendCommitStats {
   int64_t sends = 0;    // messages committed through the send path
   int64_t commits = 0;  // send transactions committed
+  int64_t syncs = 0;    // fdatasyncs of the WAL for durable sends (durability full)
 };
 SendCommitStats GetSendCommitStats(const Queue& queue);
 

@@ -83,7 +83,9 @@ class SqliteQueue final : public Queue {
   Result<int64_t> RedriveDead(std::span<const std::string> ids, double per_second);
   Result<int64_t> PurgeDead();
 
-  SendCommitStats commit_stats() const { return {sends_committed_.load(), commits_.load()}; }
+  SendCommitStats commit_stats() const {
+    return {sends_committed_.load(), commits_.load(), syncs_.load()};
+  }
 
  private:
   // Deletes every live (dead = false) or dead-lettered (dead = true) message of this queue.
@@ -137,9 +139,21 @@ class SqliteQueue final : public Queue {
     const std::function<Status()>* body;
     bool durable;
     int64_t sends;
-    Status status;
-    bool done = false;
+    Status status = Status::Ok();
+    bool taken = false;  // a leader has it in its group; protected by group_mu_
+    bool done = false;   // status is final; protected by group_mu_
   };
+  // Returns once the WAL is on disk up to commit number `commit_seq` (fdatasync of wal_fd_,
+  // shared between concurrent callers). For durable sends; call with no other lock held.
+  Status SyncWal(uint64_t commit_seq);
+  std::atomic<uint64_t> commit_seq_{0};  // commits so far; incremented under write_mu_
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  uint64_t synced_seq_ = 0;  // commits known on disk; protected by sync_mu_
+  bool syncing_ = false;     // an fdatasync is running; protected by sync_mu_
+  std::atomic<int64_t> syncs_{0};
+  Status OpenWalForSync();  // sets wal_fd_; from Init
+  int wal_fd_ = -1;  // the WAL file, opened read-only in Init when durable_sends
   // Runs one group in one transaction, setting each request's status.
   // REQUIRES: db_mu_ and write_mu_ held.
   // Returns how many messages it sent (to wake as many long polls).

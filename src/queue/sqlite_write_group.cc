@@ -13,8 +13,25 @@
 // form the next group, so groups grow with the load and a lone caller never waits for
 // company. Each request runs under its own savepoint: one that fails (a stale receipt, a
 // message gone) is rolled back alone and the others still commit.
+//
+// Durable sends (durability full): the connection commits at synchronous=NORMAL and the
+// leader then calls fdatasync on the WAL itself, after it let go of the write lock, and
+// only then are the group's sends acknowledged. SQLite's synchronous=FULL would fsync with
+// the write lock held, so that every other write (a consumer's ack, the next group of sends)
+// waited for the disk; this way the next group commits while this one's fsync runs. An
+// acknowledged send is as durable as with FULL: the WAL holds its frames, and a checkpoint
+// copies frames to the database file (and syncs that) before the WAL may start over. The
+// difference: a consumer may receive such a message up to one fsync before its sender is
+// acknowledged; if the machine loses power in between, the send fails or is never answered
+// and the message may come again, which at-least-once allows.
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+
+#include <fmt/format.h>
 
 #include "queue/sqlite_queue_impl.h"
 
@@ -22,12 +39,14 @@ namespace thumbpipe::queue::internal {
 
 Status SqliteQueue::GroupWrite(const std::function<Status()>& body, bool durable,
                                int64_t sends) {
-  WriteRequest request{&body, durable, sends, Status::Ok(), false};
+  WriteRequest request{&body, durable, sends};
   std::unique_lock lock(group_mu_);
   pending_.push_back(&request);
   if (filling_) fill_cv_.notify_one();
   while (!request.done) {
-    if (leader_active_) {
+    // A request that a leader took waits for its outcome even when no leader is active:
+    // its group may be waiting for the WAL's fsync while the next group commits.
+    if (leader_active_ || request.taken) {
       group_cv_.wait(lock);
       continue;
     }
@@ -36,21 +55,69 @@ Status SqliteQueue::GroupWrite(const std::function<Status()>& body, bool durable
     std::vector<WriteRequest*> group;
     group.swap(pending_);
     size_t durable_requests = 0;
-    for (const WriteRequest* r : group) durable_requests += r->durable ? 1 : 0;
+    for (WriteRequest* r : group) {
+      r->taken = true;
+      durable_requests += r->durable ? 1 : 0;
+    }
     if (durable_requests > 0) last_durable_group_ = durable_requests;
     lock.unlock();
     int64_t sent = 0;
+    uint64_t commit_seq = 0;
     {
       std::scoped_lock db_lock(db_mu_, write_mu_);
       sent = CommitGroup(group);
+      commit_seq = ++commit_seq_;
+    }
+    // The commit is in the WAL (and visible to readers); the next group may commit while
+    // this one waits for the disk.
+    lock.lock();
+    leader_active_ = false;
+    group_cv_.notify_all();
+    lock.unlock();
+    bool needs_sync = false;
+    for (const WriteRequest* r : group) needs_sync = needs_sync || (r->durable && r->status.ok());
+    if (needs_sync) {
+      const Status synced = SyncWal(commit_seq);
+      for (WriteRequest* r : group) {
+        if (r->durable && r->status.ok() && !synced.ok()) r->status = synced;
+      }
     }
     if (sent > 0) Notify(sent);
     lock.lock();
     for (WriteRequest* r : group) r->done = true;
-    leader_active_ = false;
     group_cv_.notify_all();
   }
   return request.status;
+}
+
+Status SqliteQueue::SyncWal(uint64_t commit_seq) {
+  // One fdatasync at a time, each covering every commit made before it started: groups that
+  // committed while one ran share the next (so a slow disk sees one fsync per round of
+  // commits, not one per group). fdatasync applies to the file, whichever descriptor names
+  // it: this one, opened in Init, flushes every frame any connection wrote to the WAL
+  // before the call (and the WAL header, if the WAL started over since).
+  std::unique_lock lock(sync_mu_);
+  while (synced_seq_ < commit_seq) {
+    if (syncing_) {
+      sync_cv_.wait(lock);
+      continue;
+    }
+    syncing_ = true;
+    const uint64_t upto = commit_seq_.load();
+    lock.unlock();
+    const int rc = ::fdatasync(wal_fd_);
+    const int error = errno;
+    lock.lock();
+    syncing_ = false;
+    sync_cv_.notify_all();
+    if (rc != 0) {
+      return Status::IOError(fmt::format("{}-wal: fdatasync: {}", options_.path.string(),
+                                         std::strerror(error)));
+    }
+    synced_seq_ = std::max(synced_seq_, upto);
+    ++syncs_;
+  }
+  return Status::Ok();
 }
 
 void SqliteQueue::WaitForCompany(std::unique_lock<std::mutex>& lock) {
@@ -78,10 +145,8 @@ void SqliteQueue::WaitForCompany(std::unique_lock<std::mutex>& lock) {
 }
 
 int64_t SqliteQueue::CommitGroup(std::span<WriteRequest* const> group) {
-  bool durable = false;
-  for (const WriteRequest* r : group) durable = durable || r->durable;
-  Status status = db_.SetSynchronous(durable ? Db::Sync::kFull : Db::Sync::kNormal);
-  if (status.ok() && group.size() == 1) {
+  Status status;
+  if (group.size() == 1) {
     // Alone: no savepoint needed, the transaction is the request's.
     status = db_.Transaction(*group.front()->body);
     group.front()->status = status;
@@ -92,7 +157,7 @@ int64_t SqliteQueue::CommitGroup(std::span<WriteRequest* const> group) {
     }
     return 0;
   }
-  if (status.ok()) {
+  {
     status = db_.Transaction([&]() -> Status {
       for (WriteRequest* r : group) {
         THUMBPIPE_ASSIGN_OR_RETURN(StmtLease savepoint, db_.Cached("SAVEPOINT request"));
