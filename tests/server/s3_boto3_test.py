@@ -296,5 +296,59 @@ class Events(unittest.TestCase):
         self.assertEqual(server.events_sent(), 6)
 
 
+class KeysAndLimits(unittest.TestCase):
+    """[[credentials]] from the config: bucket lists, read-only / write-only keys, admin-only
+    bucket configuration; and server.max_body_bytes."""
+    ADMIN = ("ADMINKEY00000000000001", "admin-secret-0123456789")
+    READER = ("READERKEY000000000001", "reader-secret-0123456789")
+    WRITER = ("WRITERKEY000000000001", "writer-secret-0123456789")
+
+    @classmethod
+    def setUpClass(cls):
+        creds = ""
+        for (ak, sk), extra in [(cls.ADMIN, 'admin = true'),
+                                (cls.READER, 'access = "read-only"\nbuckets = ["images"]'),
+                                (cls.WRITER, 'access = "write-only"\nbuckets = ["images"]')]:
+            creds += f'[[credentials]]\naccess_key = "{ak}"\nsecret_key = "{sk}"\n{extra}\n'
+        cls.server = Server(THUMBPIPE, extra_config="[server]\nmax_body_bytes = 1048576\n" + creds,
+                            credentials=cls.ADMIN)
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.server.stop() == 0
+
+    def as_key(self, pair):
+        self.server.access_key, self.server.secret_key = pair
+        return client(self.server)
+
+    def test_policy(self):
+        admin, reader, writer = self.as_key(self.ADMIN), self.as_key(self.READER), self.as_key(self.WRITER)
+        self.assertFalse(os.path.exists(os.path.join(self.server.data_dir, "credentials")))
+        admin.create_bucket(Bucket="private")
+        writer.put_object(Bucket="images", Key="w.txt", Body=b"w")
+        self.assertEqual(reader.get_object(Bucket="images", Key="w.txt")["Body"].read(), b"w")
+        self.assertEqual(error_code(lambda: reader.put_object(Bucket="images", Key="r.txt", Body=b"r")),
+                         ("AccessDenied", 403))
+        self.assertEqual(error_code(lambda: writer.get_object(Bucket="images", Key="w.txt")), ("AccessDenied", 403))
+        self.assertEqual(error_code(lambda: reader.list_objects_v2(Bucket="private")), ("AccessDenied", 403))
+        self.assertEqual([b["Name"] for b in reader.list_buckets()["Buckets"]], ["images"])
+        self.assertEqual(error_code(lambda: writer.create_bucket(Bucket="mine")), ("AccessDenied", 403))
+        self.assertEqual(error_code(lambda: writer.put_bucket_cors(Bucket="images", CORSConfiguration={
+            "CORSRules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}]})), ("AccessDenied", 403))
+        unknown = self.as_key(("NOSUCHKEY00000000001", "x" * 24))
+        self.assertEqual(error_code(lambda: unknown.list_buckets()), ("InvalidAccessKeyId", 403))
+
+    def test_limits_and_digests(self):
+        admin = self.as_key(self.ADMIN)
+        self.assertEqual(error_code(lambda: admin.put_object(Bucket="images", Key="big", Body=b"x" * (1 << 20 | 1))),
+                         ("EntityTooLarge", 400))
+        admin.put_object(Bucket="images", Key="fits", Body=b"x" * (1 << 20))
+        self.assertEqual(error_code(lambda: admin.put_object(Bucket="images", Key="uploads/md5.jpg", Body=b"abc",
+                                                             ContentMD5="AAAAAAAAAAAAAAAAAAAAAA==")),
+                         ("BadDigest", 400))
+        self.assertEqual(error_code(lambda: admin.head_object(Bucket="images", Key="uploads/md5.jpg")), ("404", 404))
+        self.assertEqual(self.server.events_sent(), 0)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

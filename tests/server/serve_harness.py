@@ -26,7 +26,7 @@ def poll(condition, timeout=DEADLINE_S, what="condition"):
 
 
 class Server:
-    def __init__(self, thumbpipe, extra_config=""):
+    def __init__(self, thumbpipe, extra_config="", credentials=None):
         self.thumbpipe = thumbpipe
         self.tmp = tempfile.TemporaryDirectory(prefix="thumbpipe-serve-")
         self.data_dir = os.path.join(self.tmp.name, "data")
@@ -46,7 +46,8 @@ class Server:
             self.port = int(f.read().strip())
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.credentials_file = os.path.join(self.data_dir, "credentials")
-        self.access_key, self.secret_key = self._read_credentials()
+        # A (key, secret) pair from the config, or the key serve generated on first start.
+        self.access_key, self.secret_key = credentials or self._read_credentials()
 
     def env(self):
         env = dict(os.environ)
