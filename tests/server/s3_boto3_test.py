@@ -10,9 +10,12 @@ import concurrent.futures
 import hashlib
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import unittest
+import urllib.parse
 import urllib.request
 
 import boto3
@@ -20,7 +23,7 @@ import botocore
 from botocore.config import Config
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_harness import Server  # noqa: E402
+from serve_harness import Server, poll  # noqa: E402
 
 THUMBPIPE = sys.argv.pop(1)
 
@@ -348,6 +351,54 @@ class KeysAndLimits(unittest.TestCase):
                          ("BadDigest", 400))
         self.assertEqual(error_code(lambda: admin.head_object(Bucket="images", Key="uploads/md5.jpg")), ("404", 404))
         self.assertEqual(self.server.events_sent(), 0)
+
+
+class GracefulStop(unittest.TestCase):
+    """SIGTERM: new connections are refused, a request in flight completes, exit 0."""
+
+    def test_in_flight_upload_finishes(self):
+        server = Server(THUMBPIPE)
+        try:
+            s3 = client(server)
+            s3.put_object(Bucket="images", Key="part-source", Body=b"0123456789" * 600000)
+            uid = s3.create_multipart_upload(Bucket="images", Key="copied")["UploadId"]
+            part = s3.upload_part_copy(Bucket="images", Key="copied", UploadId=uid, PartNumber=1,
+                                       CopySource="images/part-source", CopySourceRange="bytes=0-5242879")
+            s3.complete_multipart_upload(Bucket="images", Key="copied", UploadId=uid, MultipartUpload={
+                "Parts": [{"PartNumber": 1, "ETag": part["CopyPartResult"]["ETag"]}]})
+            self.assertEqual(s3.head_object(Bucket="images", Key="copied")["ContentLength"], 5242880)
+
+            url = urllib.parse.urlsplit(s3.generate_presigned_url(
+                "put_object", Params={"Bucket": "images", "Key": "uploads/slow.jpg"}, ExpiresIn=300))
+            body = b"s" * 200000
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+            sock.sendall((f"PUT {url.path}?{url.query} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+                          f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n").encode())
+            self.assertTrue(sock.recv(100).startswith(b"HTTP/1.1 100"))  # the exchange has begun
+            sock.sendall(body[:1000])
+            server.proc.send_signal(signal.SIGTERM)
+            # The listener closes: a new connection is refused (polled, not slept).
+            def refused():
+                try:
+                    socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+                    return False
+                except OSError:
+                    return True
+            poll(refused, what="the listener to close")
+            sock.sendall(body[1000:])
+            reply = b""
+            while b"\r\n\r\n" not in reply:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+            self.assertTrue(reply.startswith(b"HTTP/1.1 200"), reply)
+            sock.close()
+            self.assertEqual(server.proc.wait(timeout=60), 0)
+            # The relay drained the outbox before the process exited: the event is on the queue.
+            self.assertEqual(server.events_sent(), 1)
+        finally:
+            server.stop()
 
 
 if __name__ == "__main__":
