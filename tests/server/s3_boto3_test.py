@@ -215,6 +215,38 @@ class S3Api(unittest.TestCase):
             self.assertIn(b"<Code>AccessDenied</Code>", e.read())
             self.assertTrue(e.headers["x-amz-request-id"])
 
+    def test_virtual_host_style_presigned_with_curl(self):
+        s3 = boto3.client("s3", endpoint_url=f"http://localhost:{self.server.port}", region_name="us-east-1",
+                          aws_access_key_id=self.server.access_key, aws_secret_access_key=self.server.secret_key,
+                          config=Config(s3={"addressing_style": "virtual"}, signature_version="s3v4"))
+        self.s3.put_object(Bucket="data", Key="vhost/k.txt", Body=b"virtual host")
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": "data", "Key": "vhost/k.txt"})
+        self.assertTrue(url.startswith(f"http://data.localhost:{self.server.port}/vhost/k.txt?"), url)
+        out = subprocess.run(["curl", "-sS", "-f", "--resolve", f"data.localhost:{self.server.port}:127.0.0.1", url],
+                             capture_output=True, timeout=60)
+        self.assertEqual(out.stdout, b"virtual host", out.stderr)
+
+    def test_signed_body_hash_is_checked(self):
+        from botocore.auth import S3SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+        url = f"{self.server.endpoint}/images/uploads/forged.jpg"
+        req = AWSRequest(method="PUT", url=url, data=b"genuine body")
+        S3SigV4Auth(Credentials(self.server.access_key, self.server.secret_key), "s3", "us-east-1").add_auth(req)
+        self.assertNotEqual(req.headers["x-amz-content-sha256"], "UNSIGNED-PAYLOAD")
+        headers = {k: v for k, v in req.headers.items() if k.lower() not in ("host", "content-length")}
+        headers["Host"] = f"127.0.0.1:{self.server.port}"  # signed from the URL by S3SigV4Auth
+        sock = socket.create_connection(("127.0.0.1", self.server.port), timeout=30)
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        sock.sendall(f"PUT /images/uploads/forged.jpg HTTP/1.1\r\n{head}Content-Length: 12\r\n\r\n".encode()
+                     + b"forged body!")
+        reply = sock.recv(65536)
+        sock.close()
+        self.assertTrue(reply.startswith(b"HTTP/1.1 400"), reply)
+        self.assertIn(b"XAmzContentSHA256Mismatch", reply)
+        self.assertEqual(error_code(lambda: self.s3.head_object(Bucket="images", Key="uploads/forged.jpg")),
+                         ("404", 404))
+
     def test_cors(self):
         s3 = self.s3
         s3.put_bucket_cors(Bucket="data", CORSConfiguration={"CORSRules": [{
