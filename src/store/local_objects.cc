@@ -28,6 +28,25 @@ Status Missing(Db& db, std::string_view bucket, std::string_view key) {
   return Status::NotFound("NoSuchKey " + std::string(key));
 }
 
+// Commits `body` (finished) as the object (bucket, key) with `etag`.
+Result<ObjectInfo> CommitPut(LocalStore& store, const std::string& bucket, const std::string& key,
+                             const PutOptions& options, const BodySink& body, const std::string& etag) {
+  ObjectInfo info;
+  info.bucket = bucket;
+  info.key = key;
+  info.size = body.size();
+  info.etag = etag;
+  if (Status done = store.Write([&](WriteTxn& txn) -> Status {
+        THUMBPIPE_RETURN_IF_ERROR(txn.RequireBucket(bucket));
+        THUMBPIPE_ASSIGN_OR_RETURN(const BodyRef ref, LocalStore::StoreBody(txn, body));
+        return LocalStore::CommitObject(txn, info, options, ref, options.kind, options.context);
+      });
+      !done.ok()) {
+    return done;
+  }
+  return info;
+}
+
 // A new object's writer: `options` decide its headers, kind and context.
 std::unique_ptr<ObjectWriter> NewPutWriter(LocalStore& store, std::string bucket, std::string key,
                                            PutOptions options) {
@@ -35,17 +54,7 @@ std::unique_ptr<ObjectWriter> NewPutWriter(LocalStore& store, std::string bucket
   auto commit = [&store, bucket = std::move(bucket), key = std::move(key),
                  options = std::move(options)](const BodySink& body,
                                                const std::string& md5_hex) -> Result<ObjectInfo> {
-    ObjectInfo info;
-    info.bucket = bucket;
-    info.key = key;
-    info.size = body.size();
-    info.etag = md5_hex;
-    if (Status done = store.Write([&](WriteTxn& txn) -> Status {
-      THUMBPIPE_RETURN_IF_ERROR(txn.RequireBucket(bucket));
-      THUMBPIPE_ASSIGN_OR_RETURN(const BodyRef ref, LocalStore::StoreBody(txn, body));
-      return LocalStore::CommitObject(txn, info, options, ref, options.kind, options.context);
-    }); !done.ok()) return done;
-    return info;
+    return CommitPut(store, bucket, key, options, body, md5_hex);
   };
   return std::make_unique<LocalWriter>(store, std::move(md5), std::move(commit));
 }
@@ -226,6 +235,20 @@ Result<ObjectInfo> LocalStore::Copy(std::string_view src_bucket, std::string_vie
   }
   put.kind = WriteKind::kCopy;
   put.expected_md5.reset();
+  const int fd = ReaderFd(*source);
+  if (fd >= 0 && src.etag.find('-') == std::string::npos) {
+    // A simple object's ETag is the MD5 of its bytes, which the copy shares: the kernel
+    // copies the blob (copy_file_range; a reflink where the file system can) and nothing is
+    // hashed again.
+    BodySink sink(files_, options_.inline_max_bytes);
+    THUMBPIPE_RETURN_IF_ERROR(sink.AppendFrom(fd, 0, src.size));
+    THUMBPIPE_RETURN_IF_ERROR(sink.Finish());
+    Result<ObjectInfo> info = CommitPut(*this, std::string(dst_bucket), std::string(dst_key), put, sink, src.etag);
+    if (info.ok()) sink.Keep();
+    return info;
+  }
+  // A multipart source's ETag is not an MD5 of its bytes; S3 gives the copy a plain MD5
+  // ETag, so the bytes go through the hashing writer.
   std::unique_ptr<ObjectWriter> writer =
       NewPutWriter(*this, std::string(dst_bucket), std::string(dst_key), std::move(put));
   std::string buffer(static_cast<size_t>(std::min<uint64_t>(kCopyChunk, std::max<uint64_t>(src.size, 1))), '\0');

@@ -605,6 +605,11 @@ TEST_P(StoreConformanceTest, MultipartUploadAssemblesParts) {
   EXPECT_EQ(GetBody("big", ByteRange{part - 2, part + 1, std::nullopt}).value_or(""), whole.substr(part - 2, 4));
   EXPECT_EQ(S3Code(store_->ListParts(bucket_, "big", *id).status()), "NoSuchUpload");
   EXPECT_TRUE(store_->ListMultipartUploads(bucket_, "")->empty());
+  // A copy of a multipart object is a simple object: its ETag is the MD5 of the bytes.
+  auto copy = store_->Copy(bucket_, "big", bucket_, "big-copy", false, {});
+  ASSERT_TRUE(copy.ok()) << copy.status().ToString();
+  EXPECT_EQ(copy->etag, Md5Hex(whole));
+  EXPECT_EQ(GetBody("big-copy").value_or(""), whole);
 }
 
 TEST_P(StoreConformanceTest, MultipartReuploadReplacesPart) {
