@@ -88,9 +88,8 @@ std::string EncodeEventBody(const store::WriteRecord& record, const EventContext
 
   OrderedJson body;
   body["Records"] = OrderedJson::array({std::move(rec)});
-  // Keys are arbitrary bytes; an invalid UTF-8 sequence cannot reach here (the encoded key is
-  // ASCII), but metadata-free fields such as the principal come from outside: replace rather
-  // than throw.
+  // The encoded key is ASCII, but the principal, request ids and source IP come from the
+  // request: an invalid UTF-8 byte there is replaced, so dump() cannot throw.
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

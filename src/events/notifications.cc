@@ -52,9 +52,10 @@ Notifications::Notifications(store::ObjectStore& store, DestinationResolver reso
       options_(std::move(options)),
       clock_(clock),
       no_rules_(std::make_shared<const std::vector<Rule>>()) {
-  if (options_.trigger_enabled && options_.trigger_destination.empty()) {
-    LogWarn("notifications: [trigger] has no destination queue; it raises no events",
-            {{"bucket", options_.trigger.bucket}});
+  if (options_.trigger_enabled &&
+      (options_.trigger_destination.empty() || resolver_(options_.trigger_destination) == nullptr)) {
+    LogWarn("notifications: [trigger] names no queue this server knows; it raises no events",
+            {{"bucket", options_.trigger.bucket}, {"queue", options_.trigger_destination}});
     options_.trigger_enabled = false;
   }
   trigger_rules_ = options_.trigger_enabled
@@ -66,8 +67,17 @@ Notifications::Notifications(store::ObjectStore& store, DestinationResolver reso
 void Notifications::Install(std::string_view bucket, const NotificationConfiguration& config) {
   std::vector<Rule> rules;
   if (options_.trigger_enabled) rules = RulesFromTrigger(options_.trigger, bucket, options_.trigger_destination);
-  std::vector<Rule> configured = RulesFromConfiguration(config);
-  rules.insert(rules.end(), std::make_move_iterator(configured.begin()), std::make_move_iterator(configured.end()));
+  for (Rule& rule : RulesFromConfiguration(config)) {
+    // A stored configuration may name a queue this server no longer has (its queue was
+    // renamed since). Its events could never leave the outbox and would pile up in front of
+    // the others; S3 drops events for a destination that is gone, and so do we.
+    if (resolver_(rule.destination) == nullptr) {
+      LogWarn("notifications: a stored configuration names an unknown queue; its events are dropped",
+              {{"bucket", bucket}, {"id", rule.id}, {"queue", rule.destination}});
+      continue;
+    }
+    rules.push_back(std::move(rule));
+  }
   auto snapshot = std::make_shared<const std::vector<Rule>>(std::move(rules));
   std::lock_guard<std::mutex> lock(mu_);
   cache_.insert_or_assign(std::string(bucket), std::move(snapshot));

@@ -72,7 +72,9 @@ class Notifications {
 
   // The rules for `bucket` now ([trigger] first, then the configuration's), from memory: what
   // Open read and PutConfiguration since. Never touches the store (the hook calls it inside
-  // commits). A stored document that no longer parses is logged at Open and ignored.
+  // commits). A stored document that no longer parses, and a stored rule (or the [trigger])
+  // whose queue the resolver does not know, are logged and left out: their events could never
+  // be delivered.
   std::shared_ptr<const std::vector<Rule>> rules(std::string_view bucket);
 
   // Drops the bucket's configuration from memory; the server calls it after DeleteBucket, so

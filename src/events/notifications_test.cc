@@ -211,6 +211,23 @@ TEST_F(NotificationsTest, AnEmptyConfigurationTurnsOffOnlyTheStoredRules) {
   EXPECT_EQ(n->rules("images")->size(), options_.trigger.suffixes.size());  // [trigger] stays
 }
 
+TEST_F(NotificationsTest, StoredRulesForAQueueThatIsGoneAreLeftOut) {
+  {
+    auto n = Open();
+    ASSERT_TRUE(n->PutConfiguration("logs", QueueConfig("audit", "<Event>s3:ObjectCreated:*</Event>")).ok());
+  }
+  faulty_.erase("audit");  // the server restarts without that queue
+  auto n = Open();
+  EXPECT_TRUE(n->rules("logs")->empty());
+  EXPECT_EQ(n->rules("images")->size(), options_.trigger.suffixes.size());
+}
+
+TEST_F(NotificationsTest, ATriggerWithoutAKnownQueueRaisesNothing) {
+  options_.trigger_destination = "arn:aws:sqs:us-east-1:000000000000:nowhere";
+  auto n = Open();
+  EXPECT_TRUE(n->rules("images")->empty());
+}
+
 // The whole path: a write commits with its outbox entry, the relay moves it to the queue, and
 // the worker's parser reads back the key that was written.
 TEST_F(NotificationsTest, EndToEndExactlyOneEventPerMatchingWrite) {
