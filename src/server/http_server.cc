@@ -158,8 +158,14 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
 
  private:
   net::awaitable<bool> WaitForRequest();
-  net::awaitable<std::optional<HttpResponse>> ReadBody(http::request_parser<http::buffer_body>& parser,
-                                                      Exchange& exchange, const HttpRequestHead& head);
+  // How reading a body ended: every byte passed to the exchange, an answer before the end
+  // (the exchange's early response or a failure; the connection then closes), or a client
+  // that went away (nothing to answer).
+  struct BodyResult {
+    enum Kind { kComplete, kAnswered, kClientGone } kind = kComplete;
+    std::optional<HttpResponse> response;  // kAnswered
+  };
+  net::awaitable<BodyResult> ReadBody(http::request_parser<http::buffer_body>& parser, Exchange& exchange);
   net::awaitable<bool> Write(HttpResponse response, bool head_only);
   net::awaitable<void> Linger();
   HttpRequestHead MakeHead(const http::request_parser<http::buffer_body>& parser) const;
@@ -271,11 +277,12 @@ net::awaitable<void> HttpServer::Impl::Connection::Run(std::shared_ptr<Connectio
         (void)wn;
         if (wec) break;
       }
-      response = co_await ReadBody(parser, *exchange, head);
-      if (!response) break;  // the client went away: nothing to answer
+      BodyResult body = co_await ReadBody(parser, *exchange);
+      if (body.kind == BodyResult::kClientGone) break;
       body_unread = !parser.is_done();
-      if (!body_unread && response->status == 0) response.reset();
-      if (!response) {
+      if (body.kind == BodyResult::kAnswered) {
+        response = std::move(body.response);
+      } else {
         response = co_await Step<HttpResponse>([&exchange] { return exchange->End(); });
       }
     }
@@ -294,12 +301,15 @@ net::awaitable<void> HttpServer::Impl::Connection::Run(std::shared_ptr<Connectio
   server_.Unregister(this);
 }
 
-// Feeds the body to the exchange chunk by chunk. Returns an early response from the exchange
-// or a failure response (the connection then closes), a response with status 0 when the body
-// was read completely, or nullopt when the client disappeared.
-net::awaitable<std::optional<HttpResponse>> HttpServer::Impl::Connection::ReadBody(
-    http::request_parser<http::buffer_body>& parser, Exchange& exchange, const HttpRequestHead&) {
+// Feeds the body to the exchange chunk by chunk, through chunk_ (bounded memory), under one
+// deadline for the whole body.
+net::awaitable<HttpServer::Impl::Connection::BodyResult> HttpServer::Impl::Connection::ReadBody(
+    http::request_parser<http::buffer_body>& parser, Exchange& exchange) {
   HttpHandler& handler = server_.handler();
+  auto answer = [](HttpResponse r) {
+    r.close = true;
+    return BodyResult{BodyResult::kAnswered, std::move(r)};
+  };
   stream_.expires_after(server_.options().body_timeout);
   while (!parser.is_done()) {
     auto& body = parser.get().body();
@@ -307,39 +317,26 @@ net::awaitable<std::optional<HttpResponse>> HttpServer::Impl::Connection::ReadBo
     body.size = chunk_.size();
     auto [ec, n] = co_await http::async_read(stream_, buffer_, parser, kNoThrow);
     (void)n;
-    if (ec == http::error::need_buffer) ec = {};
+    if (ec == http::error::need_buffer) ec = {};  // chunk_ is full: hand it over
     if (ec == http::error::body_limit) {
-      HttpResponse r = handler.Failure(HttpFailure::kBodyTooLarge, "body over max_body_bytes");
-      r.close = true;
-      co_return r;
+      co_return answer(handler.Failure(HttpFailure::kBodyTooLarge, "body over max_body_bytes"));
     }
     if (ec == beast::error::timeout) {
-      HttpResponse r = handler.Failure(HttpFailure::kRequestTimeout, "body_timeout");
-      r.close = true;
-      co_return r;
+      co_return answer(handler.Failure(HttpFailure::kRequestTimeout, "body_timeout"));
     }
     if (ec == http::error::partial_message || ec == net::error::eof ||
         ec == net::error::connection_reset || ec == net::error::operation_aborted) {
-      co_return std::nullopt;
+      co_return BodyResult{BodyResult::kClientGone, std::nullopt};
     }
-    if (ec) {
-      HttpResponse r = handler.Failure(HttpFailure::kBadRequest, ec.message());
-      r.close = true;
-      co_return r;
-    }
+    if (ec) co_return answer(handler.Failure(HttpFailure::kBadRequest, ec.message()));
     const size_t got = chunk_.size() - parser.get().body().size;
     if (got == 0) continue;
     std::string_view chunk(chunk_.data(), got);
     std::optional<HttpResponse> early = co_await Step<std::optional<HttpResponse>>(
         [&exchange, chunk] { return exchange.Body(chunk); });
-    if (early) {
-      early->close = true;
-      co_return early;
-    }
+    if (early) co_return answer(std::move(*early));
   }
-  HttpResponse done;
-  done.status = 0;
-  co_return done;
+  co_return BodyResult{};
 }
 
 // Writes the response; false when the client is gone (the connection must close).

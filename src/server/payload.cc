@@ -38,6 +38,7 @@ std::optional<S3Error> PayloadPipe::Create(const HttpRequestHead& head, const si
     auto decoder = sigv4::NewChunkedDecoder(verified, headers);
     if (!decoder.ok()) return FromAuthStatus(decoder.status());
     pipe->decoder_.emplace(std::move(decoder).value());
+    if (auto trailer = head.Header("x-amz-trailer")) pipe->trailer_name_ = sigv4::ToLowerAscii(*trailer);
   } else {
     if (verified.payload_mode == sigv4::PayloadMode::kSha256) sha = verified.payload_sha256;
     if (head.content_length) {
@@ -73,6 +74,10 @@ std::optional<S3Error> PayloadPipe::Finish() {
   if (decoder_) {
     const sigv4::AuthStatus st = decoder_->Finish();
     if (!st.ok()) return FromAuthStatus(st);
+    // S3 answers a verified checksum with its header; the SDKs may compare it.
+    if (auto value = decoder_->trailer_checksum_base64(); value && !trailer_name_.empty()) {
+      trailer_checksum_ = {trailer_name_, *value};
+    }
   }
   if (declared_length_ && payload_bytes_ != *declared_length_) return MakeS3Error("IncompleteBody");
   const sigv4::AuthStatus st = checker_->Finish();

@@ -45,6 +45,7 @@ class PayloadPipe {
   std::optional<uint64_t> declared_length_;
   uint64_t payload_bytes_ = 0;
   uint64_t max_bytes_ = 0;
+  std::string trailer_name_;  // x-amz-trailer, lower case ("x-amz-checksum-crc32")
   std::optional<std::pair<std::string, std::string>> trailer_checksum_;
 };
 

@@ -64,8 +64,13 @@ HttpResponse S3Exchange::Decorate(HttpResponse r) {
   r.Set("Date", HttpDate(service_.clock().Now()));
   r.Set("Server", "thumbpipe");
   if (route_.op != Operation::kCorsPreflight) AddCorsHeaders(service_, head_, route_, &r);
-  if (r.status >= 500) LogWarn("request failed", {{"request_id", request_id_}, {"status", r.status},
-                                                  {"op", OperationName(route_.op)}});
+  const nlohmann::json fields = {{"request_id", request_id_}, {"op", OperationName(route_.op)},
+                                 {"status", r.status}, {"bucket", route_.bucket}, {"key", route_.key}};
+  if (r.status >= 500) {
+    LogWarn("request failed", fields);
+  } else {
+    LogDebug("request", fields);  // the access log, at debug level
+  }
   return r;
 }
 

@@ -16,6 +16,8 @@ for (const size of [0, 1, 70000, 3 * 1024 * 1024 + 5]) {
   const key = `sdk/obj ${size}+ü.bin`;
   const put = await s3.send(new PutObjectCommand({ Bucket: "jssdk", Key: key, Body: body }));
   assert.equal(put.ETag, `"${crypto.createHash("md5").update(body).digest("hex")}"`);
+  // The verified CRC32 (trailer or header) is answered back, as S3 does.
+  if (size > 0) assert.ok(put.ChecksumCRC32, `x-amz-checksum-crc32 in the response for ${size} bytes`);
   const got = await s3.send(new GetObjectCommand({ Bucket: "jssdk", Key: key }));
   const bytes = Buffer.from(await got.Body.transformToByteArray());
   assert.ok(bytes.equals(body), `round trip of ${size} bytes`);
