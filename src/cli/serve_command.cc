@@ -190,9 +190,20 @@ int RunServe(const ServeFlags& flags) {
   s3_options.max_body_bytes = cfg.server.max_body_bytes;
   s3_options.cors_allowed_origins = cfg.server.cors_allowed_origins;
   s3_options.credentials = credentials;
-  if (!listen.host.empty() && listen.host.find_first_not_of("0123456789.:") != std::string::npos &&
-      listen.host != "localhost") {
-    s3_options.router.base_hosts.push_back(listen.host);
+  // Virtual-host-style addressing (bucket.HOST) under every name the server is known by.
+  auto add_base_host = [&](std::string host) {
+    if (host.empty() || host.find_first_not_of("0123456789.:[]") == std::string::npos) return;  // IPs
+    for (const std::string& known : s3_options.router.base_hosts) {
+      if (known == host) return;
+    }
+    s3_options.router.base_hosts.push_back(std::move(host));
+  };
+  add_base_host(listen.host);
+  if (const size_t scheme = cfg.server.public_url.find("://"); scheme != std::string::npos) {
+    std::string host = cfg.server.public_url.substr(scheme + 3);
+    host = host.substr(0, host.find('/'));
+    add_base_host(host.substr(0, host.rfind(':') == std::string::npos || host.back() == ']' ? host.size()
+                                                                                               : host.rfind(':')));
   }
   server::S3Service service(*store, &notifications, s3_options, clock);
 
