@@ -269,6 +269,11 @@ net::awaitable<void> HttpServer::Impl::Connection::Run(std::shared_ptr<Connectio
     bool body_unread = false;
     if (response) {
       body_unread = !parser.is_done();
+      // A final answer to a request that asked for a 100 first: botocore (1.29, Debian 12)
+      // keeps such an answer's status line as the parse state of the connection's next
+      // response, which then reads a stale status (a 400's as a 200's). Closing the
+      // connection resets it; clients that did not wait lose one reconnect.
+      if (expects_continue) response->close = true;
     } else {
       if (expects_continue && !parser.is_done()) {
         http::response<http::empty_body> cont{http::status::continue_, 11};

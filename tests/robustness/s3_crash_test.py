@@ -153,6 +153,30 @@ class PutStream:
                 return  # the server was killed under this request: it may or may not have landed
 
 
+class RejectedPutsKeepTheConnectionSane(unittest.TestCase):
+    def test_a_rejected_put_never_makes_the_next_one_on_the_connection_misread(self):
+        # botocore sends Expect: 100-continue with every PUT; a final answer that came before
+        # the 100 must close the connection, or botocore reads the next response with the
+        # rejected one's status (a BadDigest once came back as "accepted" that way).
+        with tempfile.TemporaryDirectory(dir=os.environ.get("THUMBPIPE_TEST_TMP")) as tmp:
+            server = Server(Path(tmp))
+            server.start()
+            try:
+                for size in (0, 1, 100, 4096, 0, 70_000):
+                    body = os.urandom(size)
+                    wrong = base64.b64encode(hashlib.md5(body + b"x").digest()).decode()
+                    with self.assertRaises(botocore.exceptions.ClientError) as caught:
+                        server.s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}bad{size}.jpg", Body=body, ContentMD5=wrong)
+                    self.assertEqual(caught.exception.response["Error"]["Code"], "BadDigest")
+                    server.s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}good{size}.jpg", Body=body)
+                    got = server.s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}good{size}.jpg")["Body"].read()
+                    self.assertEqual(got, body)
+                    with self.assertRaises(botocore.exceptions.ClientError):
+                        server.s3.head_object(Bucket=BUCKET, Key=f"{PREFIX}bad{size}.jpg")
+            finally:
+                server.stop()
+
+
 class CrashDuringPuts(unittest.TestCase):
     def test_kill_9_during_a_stream_of_puts(self):
         seed = int(os.environ.get("THUMBPIPE_TEST_SEED", time.time_ns() % 1_000_000))
