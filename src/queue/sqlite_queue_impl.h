@@ -14,8 +14,17 @@
 #include <vector>
 
 #include "queue/queue.h"
-#include "queue/sqlite_handle.h"
+#include "common/sqlite_handle.h"
 #include "queue/sqlite_queue.h"
+
+namespace thumbpipe::queue {
+// The SQLite wrappers, shared with the local store's index.
+using sqlite::Db;
+using sqlite::IsBusy;
+using sqlite::SqliteStatus;
+using sqlite::Stmt;
+using sqlite::StmtLease;
+}  // namespace thumbpipe::queue
 
 namespace thumbpipe::queue::internal {
 

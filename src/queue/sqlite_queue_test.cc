@@ -15,7 +15,8 @@
 #include <fmt/format.h>
 
 #include "queue/queue_conformance.h"
-#include "queue/sqlite_handle.h"
+#include "common/sqlite_handle.h"
+#include "queue/sqlite_queue_impl.h"
 #include "queue/sqlite_schema.h"
 
 namespace thumbpipe::queue {

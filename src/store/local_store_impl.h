@@ -17,9 +17,16 @@
 #include "store/blob_files.h"
 #include "store/local_store.h"
 #include "store/md5.h"
-#include "store/sqlite_db.h"
+#include "common/sqlite_handle.h"
 
 namespace thumbpipe::store::internal {
+
+// The SQLite wrappers, shared with the queue.
+using sqlite::Db;
+using sqlite::IsBusy;
+using sqlite::SqliteStatus;
+using sqlite::Stmt;
+using sqlite::StmtLease;
 
 inline int64_t ToMs(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();

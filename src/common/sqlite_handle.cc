@@ -1,10 +1,10 @@
-#include "queue/sqlite_handle.h"
+#include "common/sqlite_handle.h"
 
 #include <chrono>
 #include <random>
 #include <thread>
 
-namespace thumbpipe::queue {
+namespace thumbpipe::sqlite {
 
 Status SqliteStatus(int rc, sqlite3* db, std::string_view context) {
   if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE) return Status::Ok();
@@ -174,4 +174,10 @@ Status Db::Transaction(const std::function<Status()>& body) {
   return last.WithContext("database stayed locked");
 }
 
-}  // namespace thumbpipe::queue
+std::string_view Stmt::View(int col) const {
+  const void* p = sqlite3_column_blob(stmt_.get(), col);
+  const int n = sqlite3_column_bytes(stmt_.get(), col);
+  return p == nullptr ? std::string_view() : std::string_view(static_cast<const char*>(p), static_cast<size_t>(n));
+}
+
+}  // namespace thumbpipe::sqlite

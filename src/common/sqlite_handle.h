@@ -1,11 +1,8 @@
-// Thin RAII wrappers over the SQLite C API for the store's index, the only place in store/
-// that calls sqlite3_* directly besides sqlite_db.cc (STYLE 5 CPL.3, 6.6). SQLite result
-// codes become Status in one function, SqliteStatus.
-//
-// A copy of queue/sqlite_handle.h (same behaviour: busy retries of whole transactions, WAL,
-// statement cache) in the store's namespace: the store may depend on common only (DESIGN
-// "Rooms"), and moving the queue's file to common/ is the queue owner's call. The two should
-// become one common/sqlite_handle when that move is made.
+// Thin RAII wrappers over the SQLite C API for the rooms that keep state in SQLite (the
+// queue and the local store's index): the only place that calls sqlite3_* directly besides
+// sqlite_handle.cc (STYLE 5 CPL.3, 6.6). SQLite result codes become Status in one function,
+// SqliteStatus. A library of its own (thumbpipe_sqlite), so that common/ itself stays free
+// of SQLite.
 //
 // A Db or Stmt is used by one thread at a time; callers serialise access.
 #pragma once
@@ -23,7 +20,7 @@
 
 #include "common/result.h"
 
-namespace thumbpipe::store::internal {
+namespace thumbpipe::sqlite {
 
 struct SqliteCloser {
   void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
@@ -93,6 +90,10 @@ class Db {
 
   static Result<Db> Open(const std::string& path, Sync sync, int busy_timeout_ms);
 
+  // Sets PRAGMA synchronous for the transactions that follow (a no-op when it is already
+  // `sync`). REQUIRES: no transaction open (SQLite refuses the change inside one).
+  Status SetSynchronous(Sync sync);
+
   // Runs SQL without results (several statements allowed).
   Status Exec(std::string_view sql);
   Result<Stmt> Prepare(std::string_view sql);
@@ -126,6 +127,7 @@ class Db {
  private:
   std::unique_ptr<sqlite3, SqliteCloser> db_;
   std::map<std::string, std::unique_ptr<Stmt>, std::less<>> cache_;
+  Sync sync_ = Sync::kFull;  // the connection's synchronous level (SetSynchronous)
 };
 
-}  // namespace thumbpipe::store::internal
+}  // namespace thumbpipe::sqlite
