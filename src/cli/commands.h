@@ -16,5 +16,8 @@ void AddVersionCommand(CLI::App& app, CommandRun* run);
 void AddConfigCommand(CLI::App& app, CommandRun* run);
 void AddQueueCommands(CLI::App& app, CommandRun* run);  // queue ... and dlq ...
 void AddServeCommand(CLI::App& app, CommandRun* run);
+void AddWorkerCommand(CLI::App& app, CommandRun* run);
+void AddBackfillCommand(CLI::App& app, CommandRun* run);
+void AddStatusCommand(CLI::App& app, CommandRun* run);
 
 }  // namespace thumbpipe::cli

@@ -12,6 +12,9 @@ int main(int argc, char** argv) {
   thumbpipe::cli::AddConfigCommand(app, &run);
   thumbpipe::cli::AddQueueCommands(app, &run);
   thumbpipe::cli::AddServeCommand(app, &run);
+  thumbpipe::cli::AddWorkerCommand(app, &run);
+  thumbpipe::cli::AddBackfillCommand(app, &run);
+  thumbpipe::cli::AddStatusCommand(app, &run);
   CLI11_PARSE(app, argc, argv);
   return run ? run() : 0;
 }

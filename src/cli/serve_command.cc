@@ -1,11 +1,13 @@
-// `thumbpipe serve [--config F] [--listen ADDR] [--port-file F]`: the embedded system in one
-// process: the S3 API over the configured store, the notifier (a commit hook that writes each
-// event into the store's outbox inside the write's transaction) and the relay that moves
-// events to the configured queue. The workers join in issue 5.
+// `thumbpipe serve [--config F] [--listen ADDR] [--port-file F] [--workers N]`: the embedded
+// system in one process: the S3 API over the configured store, the notifier (a commit hook
+// that writes each event into the store's outbox inside the write's transaction), the relay
+// that moves events to the configured queue, and N workers (default worker.concurrency; 0 =
+// the API and the queue only, for `thumbpipe worker` processes beside it).
 //
 // SIGTERM / SIGINT stop it gracefully: the server stops accepting and finishes in-flight
 // requests within the grace period, then the relay delivers what the outbox still holds
-// (within the same grace) and stops; exit 0.
+// (within the same grace) and stops, then the workers finish or release their jobs (within
+// shutdown_grace); exit 0. In that order because each stage feeds the next.
 #include <signal.h>
 
 #include <cstdio>
@@ -17,10 +19,12 @@
 
 #include "cli/commands.h"
 #include "cli/startup.h"
+#include "cli/workers.h"
 #include "common/logging.h"
 #include "events/notifications.h"
 #include "events/notifier.h"
 #include "events/relay.h"
+#include "pipeline/from_config.h"
 #include "server/credentials_file.h"
 #include "server/http_server.h"
 #include "server/s3_service.h"
@@ -33,6 +37,7 @@ struct ServeFlags {
   std::string config_path;
   std::string listen;     // overrides server.listen; port 0 = any free port
   std::string port_file;  // the bound port is written here once the server listens
+  int workers = -1;       // -1 = worker.concurrency (0 there = one per core)
 };
 
 // The queue name inside a sqlite:// URL (?queue=NAME), "thumbnails" by default.
@@ -80,12 +85,15 @@ std::string HostForUrl(const std::string& host) {
 }
 
 void PrintStartup(const config::Config& cfg, const std::string& endpoint,
-                  const std::optional<server::StoredCredentials>& generated, const std::string& queue_name) {
+                  const std::optional<server::StoredCredentials>& generated, const std::string& queue_name,
+                  int workers) {
   std::ostringstream out;
   out << "thumbpipe serve: S3 API on " << endpoint << " (region " << cfg.server.region << ")\n"
       << "  data dir:     " << cfg.data_dir.string() << "\n"
       << "  store:        " << cfg.store.url << "\n"
-      << "  queue:        " << cfg.queue.url << " (queue " << queue_name << ")\n";
+      << "  queue:        " << cfg.queue.url << " (queue " << queue_name << ")\n"
+      << "  workers:      " << workers
+      << (workers == 0 ? " (API and queue only: run `thumbpipe worker` beside it)" : " jobs at once") << "\n";
   std::string env;
   if (generated) {
     out << "  credentials:  " << generated->path.string() << " (profile " << server::kCredentialsProfile
@@ -100,7 +108,8 @@ void PrintStartup(const config::Config& cfg, const std::string& endpoint,
   out << "  upload:       " << env << " aws --endpoint-url " << endpoint << " --region " << cfg.server.region
       << " s3 cp cat.jpg s3://" << bucket << "/" << cfg.trigger.prefix << "cat.jpg\n"
       << "  thumbnails:   s3://" << cfg.output.bucket << "/" << cfg.output.prefix
-      << "<variant>/cat.<ext> (made by the workers)\n"
+      << "<variant>/cat.<ext> (" << (workers > 0 ? "made moments later" : "made by `thumbpipe worker`")
+      << ")\n"
       << "  events:       every upload to s3://" << bucket << "/" << cfg.trigger.prefix
       << " raises an S3 event on the queue (thumbpipe queue receive --json)\n";
   std::cout << out.str() << std::flush;
@@ -143,11 +152,10 @@ int RunServe(const ServeFlags& flags) {
     credentials.push_back(stored->credential);
   }
 
-  store::LocalStoreOptions store_options;
-  store_options.max_object_bytes = cfg.server.max_body_bytes;
-  auto opened_store = store::OpenStore(cfg.store.url, store_options);
+  auto opened_store = OpenConfiguredStore(cfg);
   if (!opened_store.ok()) return ReportStartupError(opened_store.status());
-  std::unique_ptr<store::ObjectStore> store = std::move(opened_store).value();
+  // Shared with the workers' jobs (see cli/workers.h).
+  std::shared_ptr<store::ObjectStore> store = std::move(opened_store).value();
 
   auto opened_queue = OpenConfiguredQueue(cfg);
   if (!opened_queue.ok()) return ReportStartupError(opened_queue.status());
@@ -179,6 +187,14 @@ int RunServe(const ServeFlags& flags) {
     if (!st.ok() && st.code() != StatusCode::kAlreadyExists) return ReportStartupError(st);
   }
 
+  const int workers = flags.workers >= 0 ? flags.workers : pipeline::WorkerOptionsFrom(cfg).concurrency;
+  std::unique_ptr<pipeline::Worker> worker;
+  if (workers > 0) {
+    auto made = MakeWorkerPool(cfg, workers, store, *queue);
+    if (!made.ok()) return ReportStartupError(made.status());
+    worker = std::move(made).value();
+  }
+
   std::unique_ptr<events::Relay> relay;
   if (store->outbox() != nullptr) {
     relay = std::make_unique<events::Relay>(*store->outbox(), resolver, clock);
@@ -205,6 +221,12 @@ int RunServe(const ServeFlags& flags) {
     add_base_host(host.substr(0, host.rfind(':') == std::string::npos || host.back() == ']' ? host.size()
                                                                                                : host.rfind(':')));
   }
+  // /metrics, /healthz, /readyz on the S3 port. Ready = the queue answers (the store did at start).
+  pipeline::RegisterQueueGauges(metrics::DefaultRegistry(), *queue);
+  s3_options.ops = server::OpsOptions{&metrics::DefaultRegistry(), [&queue]() -> Status {
+                                        Result<queue::QueueStats> stats = queue->Stats();
+                                        return stats.ok() ? Status::Ok() : stats.status();
+                                      }};
   server::S3Service service(*store, &notifications, s3_options, clock);
 
   server::HttpServerOptions http;
@@ -231,8 +253,9 @@ int RunServe(const ServeFlags& flags) {
       return ReportStartupError(st);
     }
   }
-  PrintStartup(cfg, endpoint, generated, queue_name);
-  LogInfo("serving", {{"endpoint", endpoint}, {"port", server.port()}});
+  if (worker) worker->Start();
+  PrintStartup(cfg, endpoint, generated, queue_name, workers);
+  LogInfo("serving", {{"endpoint", endpoint}, {"port", server.port()}, {"workers", workers}});
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
@@ -240,6 +263,7 @@ int RunServe(const ServeFlags& flags) {
   const Duration grace = cfg.worker.shutdown_grace;
   server.Stop(grace);
   if (relay) relay->Stop(grace);
+  if (worker) worker->Stop();  // within worker.shutdown_grace
   LogInfo("stopped");
   return 0;
 }
@@ -252,6 +276,9 @@ void AddServeCommand(CLI::App& app, CommandRun* run) {
   cmd->add_option("--config", flags->config_path, "TOML config file (default: built-in defaults)");
   cmd->add_option("--listen", flags->listen, "host:port to listen on, overriding server.listen (port 0 = any free port)");
   cmd->add_option("--port-file", flags->port_file, "write the port the server listens on to this file");
+  cmd->add_option("--workers", flags->workers,
+                  "jobs at once in this process (default: worker.concurrency; 0 = only the API and the queue)")
+      ->check(CLI::NonNegativeNumber);
   cmd->callback([run, flags] { *run = [flags] { return RunServe(*flags); }; });
 }
 

@@ -64,6 +64,12 @@ HttpResponse S3Exchange::Decorate(HttpResponse r) {
   r.Set("Date", HttpDate(service_.clock().Now()));
   r.Set("Server", "thumbpipe");
   if (route_.op != Operation::kCorsPreflight) AddCorsHeaders(service_, head_, route_, &r);
+  if (const auto& ops = service_.options().ops; ops && ops->registry != nullptr) {
+    // Looked up per request (a map under a lock): cheap beside the request's own store work.
+    ops->registry->GetCounter("thumbpipe_http_requests_total", "S3 API requests by operation and status",
+                              {{"operation", std::string(OperationName(route_.op))}, {"status", std::to_string(r.status)}})
+        .Inc();
+  }
   const nlohmann::json fields = {{"request_id", request_id_}, {"op", OperationName(route_.op)},
                                  {"status", r.status}, {"bucket", route_.bucket}, {"key", route_.key}};
   if (r.status >= 500) {
@@ -226,6 +232,7 @@ std::string S3Service::NextRequestId() {
 }
 
 std::unique_ptr<Exchange> S3Service::NewExchange(HttpRequestHead head) {
+  if (options_.ops && IsOpsRequest(head)) return NewOpsExchange(*options_.ops, std::move(head));
   return std::make_unique<S3Exchange>(*this, std::move(head));
 }
 

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "config/config.h"
 #include "server/auth.h"
 #include "server/http_types.h"
+#include "server/ops_endpoints.h"
 #include "server/s3_router.h"
 #include "store/object_store.h"
 
@@ -31,6 +33,9 @@ struct S3ServiceOptions {
   std::vector<std::string> cors_allowed_origins;  // server-wide CORS ("*" = any origin)
   RouterOptions router;
   std::vector<config::Credential> credentials;
+  // GET /metrics, /healthz, /readyz on the same port (ops_endpoints.h); unset: none, and no
+  // request counting. With a registry, every S3 response is counted by operation and status.
+  std::optional<OpsOptions> ops;
 };
 
 class S3Service final : public HttpHandler {

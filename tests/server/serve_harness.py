@@ -1,6 +1,8 @@
 """Starts `thumbpipe serve` on a random loopback port for integration tests, with a fresh
 data directory, and gives clients what they need: the endpoint, the generated credentials,
 and the events the server put on its queue (read with `thumbpipe queue ...`).
+With workers=0 (the default) no worker consumes the events, so tests of the S3 API see them
+all on the queue.
 
 No sleeps for synchronisation: the port comes from --port-file (polled with a deadline), and
 events are awaited by polling the queue's counters with a deadline.
@@ -26,7 +28,7 @@ def poll(condition, timeout=DEADLINE_S, what="condition"):
 
 
 class Server:
-    def __init__(self, thumbpipe, extra_config="", credentials=None):
+    def __init__(self, thumbpipe, extra_config="", credentials=None, workers=0):
         self.thumbpipe = thumbpipe
         self.tmp = tempfile.TemporaryDirectory(prefix="thumbpipe-serve-")
         self.data_dir = os.path.join(self.tmp.name, "data")
@@ -37,7 +39,7 @@ class Server:
         self.log = open(os.path.join(self.tmp.name, "serve.log"), "w+")
         self.proc = subprocess.Popen(
             [thumbpipe, "serve", "--config", self.config, "--listen", "127.0.0.1:0",
-             "--port-file", self.port_file],
+             "--port-file", self.port_file, "--workers", str(workers)],
             stdout=self.log, stderr=subprocess.STDOUT, env=self.env())
         poll(lambda: os.path.exists(self.port_file) or self.proc.poll() is not None, what="the port file")
         if self.proc.poll() is not None:

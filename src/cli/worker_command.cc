@@ -1,0 +1,109 @@
+// `thumbpipe worker [--config F] [--workers N]`: workers only, against the configured store
+// and queue. Several worker processes can run beside one `serve --workers 0` (or beside each
+// other) on the same data directory: the queue hands each message to one of them at a time.
+//
+// SIGTERM / SIGINT: stop receiving, finish the running jobs within worker.shutdown_grace,
+// release the rest to the queue, exit 0. kill -9 loses nothing either: the messages come
+// back when their visibility runs out.
+//
+// GET /metrics, /healthz and /readyz are served on worker.metrics_listen. When that port is
+// taken (a second worker process on the machine) the worker runs without them and says so.
+#include <signal.h>
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/startup.h"
+#include "cli/workers.h"
+#include "common/logging.h"
+#include "pipeline/from_config.h"
+#include "server/http_server.h"
+#include "server/ops_endpoints.h"
+
+namespace thumbpipe::cli {
+namespace {
+
+struct WorkerFlags {
+  std::string config_path;
+  int workers = -1;  // -1 = worker.concurrency
+};
+
+int RunWorker(const WorkerFlags& flags) {
+  // Blocked before any thread starts so that every thread inherits the mask and only
+  // sigwait below sees the signals.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto loaded = LoadConfigAndLogging(flags.config_path);
+  if (!loaded.ok()) return ReportStartupError(loaded.status());
+  const config::Config cfg = std::move(loaded).value();
+
+  auto store = OpenConfiguredStore(cfg);
+  if (!store.ok()) return ReportStartupError(store.status());
+  auto opened_queue = OpenConfiguredQueue(cfg);
+  if (!opened_queue.ok()) return ReportStartupError(opened_queue.status());
+  std::unique_ptr<queue::Queue> queue = std::move(opened_queue).value();
+
+  const int workers = flags.workers > 0 ? flags.workers : pipeline::WorkerOptionsFrom(cfg).concurrency;
+  auto made = MakeWorkerPool(cfg, workers, *store, *queue);
+  if (!made.ok()) return ReportStartupError(made.status());
+  std::unique_ptr<pipeline::Worker> worker = std::move(made).value();
+  worker->Start();
+
+  pipeline::RegisterQueueGauges(metrics::DefaultRegistry(), *queue);
+  server::OpsHandler ops(server::OpsOptions{&metrics::DefaultRegistry(), [&queue]() -> Status {
+                                              Result<queue::QueueStats> stats = queue->Stats();
+                                              return stats.ok() ? Status::Ok() : stats.status();
+                                            }});
+  std::unique_ptr<server::HttpServer> ops_server;
+  std::string metrics_at = "off";
+  if (auto hp = config::ParseHostPort(cfg.worker.metrics_listen); hp.ok()) {
+    server::HttpServerOptions http;
+    http.host = hp->host;
+    http.port = hp->port;
+    http.worker_threads = 1;
+    http.max_connections = 16;
+    http.max_body_bytes = 0;
+    ops_server = std::make_unique<server::HttpServer>(http, &ops);
+    if (Status st = ops_server->Start(); st.ok()) {
+      metrics_at = "http://" + hp->host + ":" + std::to_string(ops_server->port()) + "/metrics";
+    } else {
+      LogWarn("metrics endpoint not started", {{"listen", cfg.worker.metrics_listen}, {"error", st.ToString()}});
+      ops_server.reset();
+    }
+  }
+
+  std::cout << "thumbpipe worker: " << workers << " jobs at once\n"
+            << "  store:        " << cfg.store.url << "\n"
+            << "  queue:        " << cfg.queue.url << "\n"
+            << "  renditions:   s3://" << cfg.output.bucket << "/" << cfg.output.prefix << "<variant>/...\n"
+            << "  metrics:      " << metrics_at << "\n"
+            << std::flush;
+  LogInfo("worker started", {{"workers", workers}});
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  LogInfo("stopping", {{"signal", signal_number}});
+  if (ops_server) ops_server->Stop(Duration{0});
+  worker->Stop();
+  const pipeline::WorkerCounters c = worker->counters();
+  LogInfo("stopped", {{"received", c.received}, {"removed", c.removed}, {"retried", c.retried},
+                      {"dead_lettered", c.dead_lettered}, {"released", c.released}});
+  return 0;
+}
+
+}  // namespace
+
+void AddWorkerCommand(CLI::App& app, CommandRun* run) {
+  auto flags = std::make_shared<WorkerFlags>();
+  CLI::App* cmd = app.add_subcommand("worker", "Run workers only, against the configured store and queue");
+  cmd->add_option("--config", flags->config_path, "TOML config file (default: built-in defaults)");
+  cmd->add_option("--workers", flags->workers, "jobs at once (default: worker.concurrency)")
+      ->check(CLI::PositiveNumber);
+  cmd->callback([run, flags] { *run = [flags] { return RunWorker(*flags); }; });
+}
+
+}  // namespace thumbpipe::cli

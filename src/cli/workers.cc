@@ -1,0 +1,44 @@
+#include "cli/workers.h"
+
+#include <algorithm>
+
+#include "cli/startup.h"
+#include "pipeline/from_config.h"
+#include "pipeline/job.h"
+#include "store/store_factory.h"
+
+namespace thumbpipe::cli {
+namespace {
+
+// Everything a running job refers to, kept alive by the processor (see workers.h).
+struct JobParts {
+  pipeline::JobConfig config;
+  std::unique_ptr<image::Engine> engine;
+  std::shared_ptr<store::ObjectStore> store;
+  std::unique_ptr<pipeline::Job> job;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<pipeline::Worker>> MakeWorkerPool(const config::Config& config, int workers,
+                                                         std::shared_ptr<store::ObjectStore> store,
+                                                         queue::Queue& queue) {
+  pipeline::WorkerOptions options = pipeline::WorkerOptionsFrom(config);
+  options.concurrency = std::max(1, workers);
+  auto parts = std::make_shared<JobParts>();
+  parts->config = pipeline::JobConfigFrom(config);
+  THUMBPIPE_ASSIGN_OR_RETURN(parts->engine, MakeEngine(config, options.concurrency));
+  parts->store = std::move(store);
+  parts->job = std::make_unique<pipeline::Job>(parts->config, *parts->store, *parts->engine);
+  pipeline::Processor processor = [parts](const queue::Message& m) { return parts->job->Run(m); };
+  return std::make_unique<pipeline::Worker>(options, queue, std::move(processor));
+}
+
+Result<std::shared_ptr<store::ObjectStore>> OpenConfiguredStore(const config::Config& config) {
+  store::LocalStoreOptions options;
+  options.max_object_bytes = config.server.max_body_bytes;
+  THUMBPIPE_ASSIGN_OR_RETURN(std::unique_ptr<store::ObjectStore> opened, store::OpenStore(config.store.url, options));
+  return std::shared_ptr<store::ObjectStore>(std::move(opened));
+}
+
+}  // namespace thumbpipe::cli

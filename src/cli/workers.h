@@ -1,0 +1,25 @@
+// The worker pool as `serve` and `worker` both run it: an engine sized for the pool, a Job
+// over the configured store, and a pipeline::Worker over the configured queue.
+#pragma once
+
+#include <memory>
+
+#include "common/result.h"
+#include "config/config.h"
+#include "pipeline/worker.h"
+#include "queue/queue.h"
+#include "store/object_store.h"
+
+namespace thumbpipe::cli {
+
+// `workers` jobs at once (>= 1). The processor owns the engine, the job settings and a share
+// of the store, so that a job still running after Worker::Stop's grace period (abandoned,
+// its message released) never touches freed memory. `queue` must outlive the Worker.
+Result<std::unique_ptr<pipeline::Worker>> MakeWorkerPool(const config::Config& config, int workers,
+                                                         std::shared_ptr<store::ObjectStore> store,
+                                                         queue::Queue& queue);
+
+// Opens the store of [store] with the limits `serve` uses.
+Result<std::shared_ptr<store::ObjectStore>> OpenConfiguredStore(const config::Config& config);
+
+}  // namespace thumbpipe::cli
