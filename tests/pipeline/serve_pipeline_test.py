@@ -5,7 +5,9 @@ Covers: every valid image gets exactly its renditions with the right sizes and f
 truncated JPEG lands in the DLQ with its reason and makes no rendition; the queue drains to
 zero; deleting a source deletes its renditions; `thumbpipe backfill` refills a deleted
 rendition (and then finds nothing more to do); `thumbpipe status`; GET /metrics, /healthz,
-/readyz on the S3 port; SIGTERM exits 0.
+/readyz on the S3 port; SIGTERM exits 0. Then `serve --workers 0` with a separate
+`thumbpipe worker` process on the same data directory: the worker makes the renditions, and
+exits 0 on SIGTERM.
 
 Images are made here with libvips and ImageMagick. No sleeps for synchronisation: every wait
 polls a condition with a deadline. Usage: serve_pipeline_test.py PATH/TO/thumbpipe
@@ -80,7 +82,7 @@ def expected_renditions(key, width, height):
 
 
 class Pipeline:
-    def __init__(self, thumbpipe, tmp):
+    def __init__(self, thumbpipe, tmp, workers=2):
         self.thumbpipe = thumbpipe
         self.tmp = tmp
         self.config = os.path.join(tmp, "thumbpipe.toml")
@@ -104,7 +106,7 @@ wait = "1s"
         self.log = open(os.path.join(tmp, "serve.log"), "w+")
         self.proc = subprocess.Popen(
             [thumbpipe, "serve", "--config", self.config, "--listen", "127.0.0.1:0", "--port-file", port_file,
-             "--workers", "2"], stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
+             "--workers", str(workers)], stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         poll(lambda: os.path.exists(port_file) or self.proc.poll() is not None, "the port file", 60)
         if self.proc.poll() is not None:
             raise AssertionError("serve exited at start:\n" + self.output())
@@ -247,7 +249,39 @@ def main():
         code = p.stop()
         assert code == 0, f"serve exited {code} on SIGTERM:\n{p.output()[-5000:]}"
         checks += 1
-        print(f"ok: SIGTERM exited 0; {checks} checks passed")
+        print("ok: SIGTERM exited 0")
+
+    # Scale-out shape on one machine: the API alone, workers in their own process.
+    with tempfile.TemporaryDirectory(prefix="thumbpipe-worker-") as tmp:
+        p = Pipeline(thumbpipe, tmp, workers=0)
+        worker_log = open(os.path.join(tmp, "worker.log"), "w+")
+        worker = subprocess.Popen([thumbpipe, "worker", "--config", p.config, "--workers", "1"],
+                                  stdout=worker_log, stderr=subprocess.STDOUT, env=p.env)
+        try:
+            assert "workers:      0" in p.output(), p.output()
+            path = os.path.join(tmp, "one.png")
+            make_image(path, 300, 200, "convert")
+            p.s3.upload_file(path, BUCKET, "uploads/one.png")
+            want = expected_renditions("uploads/one.png", 300, 200)
+            poll(lambda: p.keys("thumbnails/") == set(want), "the worker process to make the renditions")
+            for rendition, size_format in want.items():
+                assert p.header(rendition) == size_format, rendition
+            poll(p.drained, "the queue to drain")
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=120) == 0, "thumbpipe worker did not exit 0 on SIGTERM"
+            checks += 2
+            print("ok: a separate `thumbpipe worker` made the renditions and exited 0 on SIGTERM")
+        except BaseException:
+            worker_log.seek(0)
+            print(p.output()[-10000:], worker_log.read()[-10000:], file=sys.stderr)
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+            p.stop()
+            raise
+        assert p.stop() == 0
+        worker_log.close()
+    print(f"ok: {checks} checks passed")
 
 
 if __name__ == "__main__":
