@@ -5,8 +5,9 @@ Each cycle starts `serve` on a random loopback port over the same data directory
 from several client threads (boto3, Debian's /usr/bin/python3), some of them rejected on
 purpose (a wrong Content-MD5), and SIGKILLs the server at a random moment. After the last
 cycle a final `serve` starts and drains its outbox, and the test checks:
-  - every PUT that got a 200 is readable with exactly the bytes sent, and has exactly one
-    ObjectCreated event in the queue;
+  - every PUT that got a 200 is readable with exactly the bytes sent, and has its
+    ObjectCreated event in the queue (twice at most when the crash hit the relay between its
+    queue commit and its outbox delete: at-least-once, as documented in src/events);
   - an object exists if and only if it has an event (a PUT cut off by the kill may have
     landed or not, but never one without the other), and no event names a missing object;
   - no rejected PUT left an object or an event;
@@ -232,12 +233,16 @@ class CrashDuringPuts(unittest.TestCase):
                 self.assertIn(key, objects, f"acknowledged PUT lost: {key}")
                 body = server.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
                 self.assertEqual(hashlib.md5(body).hexdigest(), md5, f"wrong bytes for {key}")
-                self.assertEqual(events.get(key), [md5], f"{key}: events {events.get(key)}")
+                # At least one event, all of this version. A crash between the relay's queue
+                # commit and its outbox delete sends an event twice (never zero times); workers
+                # skip the second one because the renditions carry the ETag.
+                self.assertTrue(events.get(key), f"{key} has no event")
+                self.assertEqual(set(events[key]), {md5}, f"{key}: events {events.get(key)}")
             for key, etag in objects.items():
                 self.assertIn(key, attempted, f"an object nobody wrote: {key}")
                 self.assertNotIn(key, rejected, f"a rejected PUT left an object: {key}")
                 self.assertEqual(etag, attempted[key], f"{key} holds other bytes than were sent")
-                self.assertEqual(len(events[key]), 1, f"{key}: {len(events[key])} events")
+                self.assertGreaterEqual(len(events[key]), 1, f"{key}: no event")
             for key in events:
                 self.assertIn(key, objects, f"an event for an object that does not exist: {key}")
             server.stop()
@@ -245,8 +250,10 @@ class CrashDuringPuts(unittest.TestCase):
             leftovers = [p for p in (Path(tmp) / "data").rglob("*")
                          if p.is_file() and ("tmp" in p.name.lower() or "temp" in p.name.lower())]
             self.assertEqual(leftovers, [], "temporary blobs left after restart")
+            duplicates = sum(len(v) - 1 for v in events.values())
             print(f"{CYCLES} crashes, {len(attempted)} PUTs attempted, {len(acked)} acknowledged, "
-                  f"{len(rejected)} rejected on purpose, {len(objects)} objects, all with one event", flush=True)
+                  f"{len(rejected)} rejected on purpose, {len(objects)} objects, all with their event "
+                  f"({duplicates} sent twice across a crash)", flush=True)
 
 
 if __name__ == "__main__":
