@@ -116,13 +116,7 @@ void PrintStartup(const config::Config& cfg, const std::string& endpoint,
 }
 
 int RunServe(const ServeFlags& flags) {
-  // Blocked before any thread starts, so that every thread inherits the mask and the signals
-  // wait for sigwait below instead of killing the process mid-request.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = BlockStopSignals();  // before any thread starts
 
   auto loaded = LoadConfigAndLogging(flags.config_path);
   if (!loaded.ok()) return ReportStartupError(loaded.status());

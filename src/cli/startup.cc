@@ -39,6 +39,15 @@ Result<std::unique_ptr<queue::Queue>> OpenConfiguredQueue(const config::Config& 
   return queue::OpenQueue(q.url, settings);
 }
 
+sigset_t BlockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
 int ReportStartupError(const Status& status) {
   std::cerr << "thumbpipe: " << status.message() << "\n";
   return 2;

@@ -2,6 +2,8 @@
 // set up logging, and build the image engine from the config's limits.
 #pragma once
 
+#include <signal.h>
+
 #include <memory>
 #include <string>
 
@@ -21,6 +23,11 @@ Result<std::unique_ptr<image::Engine>> MakeEngine(const config::Config& config, 
 
 // The queue of [queue]: queue.url with the section's settings.
 Result<std::unique_ptr<queue::Queue>> OpenConfiguredQueue(const config::Config& config);
+
+// Blocks SIGTERM and SIGINT in the calling thread and returns the set for sigwait. Called
+// before any thread starts, so that every thread inherits the mask and a stop signal waits
+// for the command's orderly shutdown instead of killing the process mid-request.
+sigset_t BlockStopSignals();
 
 // Prints "thumbpipe: <message>" to stderr and returns the exit code for a usage/config error.
 int ReportStartupError(const Status& status);

@@ -29,13 +29,7 @@ struct WorkerFlags {
 };
 
 int RunWorker(const WorkerFlags& flags) {
-  // Blocked before any thread starts so that every thread inherits the mask and only
-  // sigwait below sees the signals.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = BlockStopSignals();  // before any thread starts
 
   auto loaded = LoadConfigAndLogging(flags.config_path);
   if (!loaded.ok()) return ReportStartupError(loaded.status());
