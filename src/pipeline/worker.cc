@@ -129,6 +129,11 @@ WorkerCounters Worker::counters() const {
   return state_->counters;
 }
 
+bool Worker::stopping() const {
+  std::lock_guard lock(state_->mu);
+  return state_->stopping;
+}
+
 int Worker::in_hand() const {
   std::lock_guard lock(state_->mu);
   return static_cast<int>(state_->in_hand.size());
@@ -168,8 +173,9 @@ void Worker::State::Receiver() {
 void Worker::State::JobThread() {
   std::unique_lock lock(mu);
   while (true) {
-    changed.wait(lock, [&] { return !pending.empty() || (stopping && receiver_done); });
-    if (pending.empty()) return;
+    // Once stopping, nothing new starts: Stop() releases what is pending.
+    changed.wait(lock, [&] { return stopping || !pending.empty(); });
+    if (stopping) return;
     const std::string receipt = pending.front();
     pending.pop_front();
     InHand& h = in_hand.at(receipt);

@@ -55,6 +55,7 @@ class Worker {
   void Stop();  // idempotent; returns when every message is finished or released
 
   WorkerCounters counters() const;
+  bool stopping() const;  // Stop() has begun
   // Messages received and not yet finished or released (pending + running).
   int in_hand() const;
 

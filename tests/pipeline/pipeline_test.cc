@@ -414,6 +414,9 @@ TEST_F(PipelineTest, StopFinishesRunningJobsAndReleasesTheRest) {
     ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return running == 2; }));
   }
   std::thread stopper([&] { worker.Stop(); });
+  // Release the running jobs only once Stop() has begun, or the freed threads would take the
+  // next messages.
+  ASSERT_TRUE(Eventually([&] { return worker.stopping(); }));
   {
     std::lock_guard lock(mu);
     release = true;
