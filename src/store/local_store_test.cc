@@ -128,9 +128,13 @@ TEST_F(LocalStoreTest, AnyUtf8IncludingNulIsAKeyButNotBrokenUtf8) {
 }
 
 TEST_F(LocalStoreTest, NoKeyReachesTheFileSystem) {
+  // The store lives one level inside a directory of this test's own, so that the count of what is
+  // beside it is not disturbed by other tests writing into the shared temporary directory.
+  const fs::path outside = dir_;
+  dir_ = outside / "store";
+  fs::create_directories(outside);
   auto store = MustOpen(Options());
   ASSERT_TRUE(store->CreateBucket("b-1").ok());
-  const fs::path outside = dir_.parent_path();
   const auto before = std::distance(fs::directory_iterator(outside), fs::directory_iterator());
   for (const std::string key : {"../escape", "../../escape", "/etc/escape", "blobs/ab/x", "tmp/x", "index.db",
                                 "LOCK", "a/../../b"}) {
