@@ -232,6 +232,9 @@ int RunServe(const ServeFlags& flags) {
   http.idle_timeout = cfg.server.idle_timeout;
   http.header_timeout = cfg.server.header_timeout;
   http.body_timeout = cfg.server.body_timeout;
+  http.write_timeout = cfg.server.write_timeout;
+  http.io_threads = cfg.server.io_threads;
+  http.worker_threads = cfg.server.worker_threads;
   server::HttpServer server(http, &service);
   if (Status st = server.Start(); !st.ok()) {
     if (relay) relay->Stop(Duration{0});

@@ -43,6 +43,12 @@ struct ServerConfig {
   Duration idle_timeout = std::chrono::seconds(60);    // keep-alive connection with no request
   Duration header_timeout = std::chrono::seconds(15);  // to receive a complete header
   Duration body_timeout = std::chrono::seconds(300);   // to receive a complete body
+  // How long a response may wait on a client that does not read it (per chunk written).
+  Duration write_timeout = std::chrono::seconds(60);
+  int io_threads = 2;  // run the sockets (parsing, reading, writing); never blocked by the disk
+  // Run the requests' store work (reads, writes, fsyncs); more threads than cores keeps the disk
+  // busy while some of them wait for an fsync.
+  int worker_threads = 8;
   std::string region = "us-east-1";                    // the region SigV4 signatures must name
   std::string public_url;                              // base URL clients see; "" = http://{listen}
   std::vector<std::string> cors_allowed_origins;       // Origin values allowed by CORS; "*" = any

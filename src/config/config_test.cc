@@ -48,6 +48,9 @@ max_body_bytes = 1073741824
 idle_timeout = "2m"
 header_timeout = "10s"
 body_timeout = "10m"
+write_timeout = "30s"
+io_threads = 4
+worker_threads = 32
 region = "eu-west-1"
 public_url = "https://img.example.com"
 cors_allowed_origins = ["https://app.example.com", "*"]
@@ -137,6 +140,9 @@ TEST(ConfigDefaultsTest, NoFileGivesTheDesignDefaults) {
   EXPECT_EQ(c.server.idle_timeout, 60s);
   EXPECT_EQ(c.server.header_timeout, 15s);
   EXPECT_EQ(c.server.body_timeout, 300s);
+  EXPECT_EQ(c.server.write_timeout, 60s);
+  EXPECT_EQ(c.server.io_threads, 2);
+  EXPECT_EQ(c.server.worker_threads, 8);
   EXPECT_EQ(c.server.region, "us-east-1");
   EXPECT_EQ(c.server.public_url, "");
   EXPECT_TRUE(c.server.cors_allowed_origins.empty());
