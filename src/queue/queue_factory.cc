@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <string>
 
+#include "queue/amqp_queue.h"
+
 namespace thumbpipe::queue {
 
 Result<std::unique_ptr<Queue>> OpenQueue(std::string_view url, SqliteQueueOptions settings) {
@@ -30,8 +32,24 @@ Result<std::unique_ptr<Queue>> OpenQueue(std::string_view url, SqliteQueueOption
     if (ec) return Status::IOError("cannot create " + settings.path.parent_path().string() + ": " + ec.message());
     return OpenSqliteQueue(settings);
   }
-  return Status::InvalidArgument("queue url \"" + std::string(url) +
-                                 "\": unsupported scheme (supported: sqlite://PATH)");
+  if (url.starts_with("amqp://") || url.starts_with("amqps://")) {
+    THUMBPIPE_ASSIGN_OR_RETURN(AmqpEndpoint endpoint, ParseAmqpUrl(url));
+    if (settings.delay != Duration{0}) {
+      return Status::InvalidArgument("queue delay must be 0 for an amqp:// queue (AMQP has no per-message delay)");
+    }
+    AmqpQueueOptions options;
+    options.endpoint = std::move(endpoint);
+    options.visibility_timeout = settings.visibility_timeout;
+    options.max_receive_count = settings.max_receive_count;
+    options.dlq_retention = settings.dlq_retention;
+    options.max_message_bytes = settings.max_message_bytes;
+    options.clock = settings.clock;
+    return OpenAmqpQueue(options);
+  }
+  // The url is not echoed whole: other schemes may carry a password.
+  const size_t scheme_end = url.find("://");
+  return Status::InvalidArgument("queue url scheme \"" + std::string(url.substr(0, scheme_end)) +
+                                 "\" is not supported (supported: sqlite://PATH, amqp://USER:PASSWORD@HOST:PORT/VHOST?queue=NAME)");
 }
 
 }  // namespace thumbpipe::queue

@@ -1,6 +1,8 @@
-// The one place that maps a queue URL to an implementation. Today: sqlite://PATH (the
-// embedded queue; "sqlite:///abs/path" or "sqlite://relative/path"), with ?queue=NAME
-// choosing the queue inside the file (default "thumbnails"). sqs:// and amqp:// join later.
+// The one place that maps a queue URL to an implementation: sqlite://PATH (the embedded
+// queue; "sqlite:///abs/path" or "sqlite://relative/path"), with ?queue=NAME choosing the
+// queue inside the file (default "thumbnails"); amqp://USER:PASSWORD@HOST:PORT/VHOST?queue=NAME
+// (RabbitMQ, amqp_queue.h; it takes visibility_timeout, max_receive_count, dlq_retention,
+// max_message_bytes and the clock from `settings`, and needs delay 0). sqs:// joins later.
 #pragma once
 
 #include <memory>
