@@ -38,6 +38,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/status.h"
+#include "queue/queue_factory.h"
 #include "queue/sqlite_queue.h"
 
 namespace thumbpipe::queue::bench {
@@ -62,6 +63,7 @@ struct Options {
   int latency_messages = 600;   // latency mode: 3 s at 200/s
   double disk_seconds = 2;
   double quiet_wait = 10;       // seconds to wait for an idle machine before each run
+  std::string url;              // a queue url (amqp://...) instead of a fresh SQLite file
 };
 
 double SecondsSince(Steady::time_point start) {
@@ -153,7 +155,19 @@ struct E2eResult {
   double cpu_us = 0;       // this process's CPU per message: less sensitive to load than msg/s
 };
 
-std::unique_ptr<Queue> OpenFresh(const fs::path& db, bool durable, std::string* error) {
+std::unique_ptr<Queue> OpenFresh(const fs::path& db, bool durable, std::string* error,
+                                 const std::string& url = "") {
+  if (!url.empty()) {
+    // Another engine (RabbitMQ): the same queue emptied, so every run starts from nothing.
+    auto queue = OpenQueue(url, SqliteQueueOptions{});
+    Status s = queue.ok() ? queue.value()->Purge().status() : queue.status();
+    if (s.ok()) s = queue.value()->dead_letters().Purge().status();
+    if (!s.ok()) {
+      *error = s.ToString();
+      return nullptr;
+    }
+    return std::move(queue).value();
+  }
   fs::remove(db);
   fs::remove(db.string() + "-wal");
   fs::remove(db.string() + "-shm");
@@ -187,7 +201,7 @@ class FirstError {
 
 E2eResult RunE2e(const Options& o, const fs::path& db) {
   E2eResult r;
-  auto queue = OpenFresh(db, o.durable, &r.error);
+  auto queue = OpenFresh(db, o.durable, &r.error, o.url);
   if (queue == nullptr) return {false, r.error};
   const SendCommitStats commits_before = GetSendCommitStats(*queue);
   const std::string body(kBodyBytes, 'b');
@@ -287,7 +301,7 @@ double Percentile(std::vector<double> v, double p) {
 
 LatencyResult RunLatency(const Options& o, const fs::path& db) {
   LatencyResult r;
-  auto queue = OpenFresh(db, o.durable, &r.error);
+  auto queue = OpenFresh(db, o.durable, &r.error, o.url);
   if (queue == nullptr) return {false, r.error};
   const int n = o.latency_messages;
   std::vector<Steady::time_point> send_start(n);
@@ -455,6 +469,7 @@ int Main(int argc, char** argv) {
   Options o;
   CLI::App app{"queue_bench: throughput and latency of the SQLite queue (bench/queue)"};
   app.add_option("--dir", o.dir, "Scratch directory for the database files")->required();
+  app.add_option("--url", o.url, "e2e/latency: this queue url (amqp://...?queue=NAME) instead of SQLite");
   app.add_option("--mode", o.mode, "matrix | disk | e2e | latency")
       ->check(CLI::IsMember({"matrix", "disk", "e2e", "latency"}));
   app.add_option("--seconds", o.seconds, "Producers' time per e2e run");
