@@ -9,10 +9,12 @@
 //  - Send / SendBatch: persistent publishes with publisher confirms (and `mandatory`, so a
 //    missing queue is an error, not a silent drop); a batch waits for all confirms at once.
 //    AMQP has no per-message delay: a delay > 0 is kUnsupported.
-//  - Receive: basic.get for what is ready; if nothing is and wait > 0, a consumer with
-//    prefetch = max (basic.qos + basic.consume) waits up to `wait` for the first delivery and is
-//    cancelled once it came. No messages sit prefetched in this process between receives, so
-//    another worker can take them and Stats stays true.
+//  - Receive: one basic.get; if more are ready, the rest of the batch through a consumer with
+//    that prefetch (on a quorum queue each basic.get is a Raft command; a consumer is two per
+//    batch); if nothing is ready and wait > 0, a consumer with prefetch = max (basic.qos +
+//    basic.consume) waits up to `wait` for the first delivery and is cancelled once it came.
+//    No messages sit prefetched in this process between receives, so another worker can take
+//    them and Stats stays true.
 //  - receive_count = x-delivery-count + 1 (quorum queues count every return, including a
 //    consumer's connection dying). A message past max_receive_count never reaches the caller:
 //    it goes to NAME-dlq (by us with a reason, or by the broker's delivery limit).

@@ -72,7 +72,8 @@ class AmqpQueue final : public Queue {
 
   // Receiving (amqp_queue_receive.cc). All REQUIRE consumer_.mu.
   Status EnsureConsumer();
-  Status GetReady(int max, std::vector<AmqpHeld>& got);
+  // basic.get of one message; `ready_after` = what the broker says is still ready.
+  Status GetOne(std::vector<AmqpHeld>& got, int64_t& ready_after);
   // `deadline` is real time (a wait is); visibility deadlines are on clock_.
   Status LongPoll(int max, std::chrono::steady_clock::time_point deadline, std::unique_lock<std::mutex>& lock,
                   std::vector<AmqpHeld>& got);
