@@ -32,6 +32,7 @@ def main():
     if not rabbitmq_harness.installed():
         print("rabbitmq-server is not installed (scripts/bootstrap installs it): skipped")
         return 77
+    rabbitmq_harness.exit_on_sigterm()
     node = rabbitmq_harness.RabbitNode()
     procs = []
     logs = []

@@ -92,6 +92,7 @@ if __name__ == "__main__":
     if not rabbitmq_harness.installed():
         print("rabbitmq-server is not installed (scripts/bootstrap installs it): skipped")
         sys.exit(77)
+    rabbitmq_harness.exit_on_sigterm()
     NODE = rabbitmq_harness.RabbitNode()
     try:
         NODE.start()

@@ -187,6 +187,14 @@ class RabbitNode:
         self.stop()
 
 
+def exit_on_sigterm():
+    """Turns SIGTERM (a CTest timeout, a CI cancel) into SystemExit, so that `finally` blocks run
+    and the broker is stopped instead of outliving the test."""
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv):
     if "--" not in argv:
         print(__doc__, file=sys.stderr)
@@ -195,7 +203,9 @@ def main(argv):
     if not installed():
         print("rabbitmq-server is not installed (scripts/bootstrap installs it): skipped")
         return 77
+    exit_on_sigterm()
     node = RabbitNode()
+    child = None
     try:
         t0 = time.monotonic()
         node.start()
@@ -227,6 +237,9 @@ def main(argv):
         print("rabbitmq harness: %s" % e, file=sys.stderr)
         return 1
     finally:
+        if child is not None and child.poll() is None:
+            child.kill()
+            child.wait()
         node.stop()
 
 
