@@ -37,7 +37,15 @@ Result<std::unique_ptr<pipeline::Worker>> MakeWorkerPool(const config::Config& c
 Result<std::shared_ptr<store::ObjectStore>> OpenConfiguredStore(const config::Config& config) {
   store::LocalStoreOptions options;
   options.max_object_bytes = config.server.max_body_bytes;
-  THUMBPIPE_ASSIGN_OR_RETURN(std::unique_ptr<store::ObjectStore> opened, store::OpenStore(config.store.url, options));
+  // An s3:// store signs with the AWS credential chain; the config file's first
+  // [[credentials]] entry comes last in it (the key a remote worker shares with `serve`).
+  store::S3StoreOptions s3;
+  if (!config.credentials.empty()) {
+    s3.fallback_credentials =
+        sigv4::Credentials{config.credentials.front().access_key, config.credentials.front().secret_key, std::nullopt};
+  }
+  THUMBPIPE_ASSIGN_OR_RETURN(std::unique_ptr<store::ObjectStore> opened,
+                             store::OpenStore(config.store.url, options, std::move(s3)));
   return std::shared_ptr<store::ObjectStore>(std::move(opened));
 }
 

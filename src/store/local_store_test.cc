@@ -424,7 +424,15 @@ TEST(StoreFactoryTest, MapsUrlsToStores) {
   auto store = OpenStore("file://" + dir.string(), LocalStoreOptions{});
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   EXPECT_TRUE(fs::is_directory(dir));
-  EXPECT_EQ(OpenStore("s3://bucket?region=eu-west-1", {}).status().code(), StatusCode::kUnsupported);
+  // s3:// opens the S3 client (its own tests are in tests/store/s3_store_test.cc); without
+  // credentials anywhere it says where it looked, and it refuses parameters it does not know.
+  S3StoreOptions no_env;
+  no_env.env = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+  EXPECT_EQ(OpenStore("s3://bucket?region=eu-west-1", {}, no_env).status().code(), StatusCode::kNotFound);
+  no_env.fallback_credentials = sigv4::Credentials{"AKIAFALLBACK", "secret", std::nullopt};
+  EXPECT_TRUE(OpenStore("s3://bucket?region=eu-west-1", {}, no_env).ok());
+  EXPECT_EQ(OpenStore("s3://bucket?regoin=eu-west-1", {}, no_env).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(OpenStore("s3://Bad_Bucket", {}, no_env).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(OpenStore("ftp://x", {}).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(OpenStore("file://", {}).status().code(), StatusCode::kInvalidArgument);
 }

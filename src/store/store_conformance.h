@@ -40,6 +40,12 @@ struct StoreBackend {
   // The store's max_object_bytes when the suite may test it cheaply (0: skip that test).
   uint64_t max_object_bytes = 0;
   bool has_outbox = false;
+  // ObjectInfo::version grows with every write to the store (the local store's counter);
+  // S3 has no store-wide counter, so its version is 0.
+  bool has_versions = true;
+  // PutBucketConfig keeps any document verbatim and GetBucketConfig is kNotFound until one
+  // is set; S3 validates documents and answers an empty NotificationConfiguration.
+  bool stores_config_verbatim = true;
 };
 
 inline std::string StoreBackendName(const ::testing::TestParamInfo<StoreBackend>& info) {
@@ -193,6 +199,7 @@ TEST_P(StoreConformanceTest, DeleteBucketThatIsNotEmptyFails) {
 }
 
 TEST_P(StoreConformanceTest, BucketConfigRoundTrips) {
+  if (!GetParam().stores_config_verbatim) GTEST_SKIP() << "the backend validates configuration documents (S3)";
   EXPECT_EQ(store_->GetBucketConfig(bucket_, "notification").status().code(), StatusCode::kNotFound);
   ASSERT_TRUE(store_->PutBucketConfig(bucket_, "notification", "<NotificationConfiguration/>").ok());
   ASSERT_TRUE(store_->PutBucketConfig(bucket_, "cors", "<CORSConfiguration/>").ok());
@@ -257,11 +264,13 @@ TEST_P(StoreConformanceTest, MissingObjectAndBucket) {
 TEST_P(StoreConformanceTest, OverwriteReplacesAndVersionGrows) {
   ObjectInfo first = MustPut("k", "first");
   ObjectInfo second = MustPut("k", "second body");
-  EXPECT_GT(second.version, first.version);
   EXPECT_EQ(GetBody("k").value_or(""), "second body");
   EXPECT_EQ(store_->Head(bucket_, "k")->etag, Md5Hex("second body"));
   ObjectInfo other = MustPut("other", "x");
-  EXPECT_GT(other.version, second.version);
+  if (GetParam().has_versions) {
+    EXPECT_GT(second.version, first.version);
+    EXPECT_GT(other.version, second.version);
+  }
 }
 
 TEST_P(StoreConformanceTest, KeysAreDataNotPaths) {

@@ -4,7 +4,7 @@
 
 namespace thumbpipe::store {
 
-Result<std::unique_ptr<ObjectStore>> OpenStore(std::string_view url, LocalStoreOptions options) {
+Result<std::unique_ptr<ObjectStore>> OpenStore(std::string_view url, LocalStoreOptions options, S3StoreOptions s3) {
   constexpr std::string_view kFile = "file://", kS3 = "s3://";
   if (url.starts_with(kFile)) {
     const std::string_view path = url.substr(kFile.size());
@@ -16,10 +16,11 @@ Result<std::unique_ptr<ObjectStore>> OpenStore(std::string_view url, LocalStoreO
     return OpenLocalStore(options);  // creates the folder
   }
   if (url.starts_with(kS3)) {
-    return Status::Unsupported("store url \"" + std::string(url) + "\": the S3 client store is not built yet (issue 6)");
+    THUMBPIPE_RETURN_IF_ERROR(ParseS3Url(url, &s3));
+    return OpenS3Store(std::move(s3));
   }
   return Status::InvalidArgument("store url \"" + std::string(url) +
-                                 "\": unsupported scheme (supported: file://PATH)");
+                                 "\": unsupported scheme (supported: file://PATH, s3://BUCKET?endpoint=...)");
 }
 
 }  // namespace thumbpipe::store
