@@ -22,6 +22,20 @@ std::string Md5Base64(std::string_view bytes) {
   return sigv4::Base64Encode(md5.Finish());
 }
 
+// Ceph RGW answers NoSuchKey for an upload id it does not know; the only thing a request
+// naming an upload can miss (besides the bucket) is the upload.
+Status UploadStatus(Status s) {
+  if (s.code() == StatusCode::kNotFound && s.message().starts_with("NoSuchKey")) {
+    return WithCode(s, StatusCode::kNotFound, "NoSuchUpload");
+  }
+  return s;
+}
+template <typename T>
+Result<T> UploadResult(Result<T> r) {
+  if (r.ok()) return r;
+  return UploadStatus(r.status());
+}
+
 std::string UploadQuery(std::string_view upload_id) {
   return "uploadId=" + sigv4::UriEncode(upload_id, false);
 }
@@ -263,7 +277,7 @@ Result<std::string> S3Store::UploadPart(std::string_view bucket, std::string_vie
   r.body_source = source;
   r.payload_hash = sha256_hex;
   r.context = "UploadPart " + std::to_string(part_number) + " of " + std::string(bucket) + "/" + std::string(key);
-  THUMBPIPE_ASSIGN_OR_RETURN(aws::HttpResponse reply, client_->Send(r));
+  THUMBPIPE_ASSIGN_OR_RETURN(aws::HttpResponse reply, UploadResult(client_->Send(r)));
   return Unquote(reply.Header("etag").value_or(""));
 }
 
@@ -278,7 +292,7 @@ Result<std::unique_ptr<ObjectWriter>> S3Store::BeginPart(std::string_view bucket
   // The upload must exist for this key now, not only when the part is sent (S3 would accept
   // the body first): ListParts of one part is the cheapest question.
   aws::HttpRequest check = Request("GET", bucket, key, "max-parts=1&" + UploadQuery(upload_id));
-  THUMBPIPE_RETURN_IF_ERROR(client_->Send(check).status());
+  THUMBPIPE_RETURN_IF_ERROR(UploadStatus(client_->Send(check).status()));
   return std::unique_ptr<ObjectWriter>(new S3PartWriter(this, std::string(bucket), std::string(key),
                                                         std::string(upload_id), part_number, std::move(expected_md5)));
 }
@@ -303,7 +317,7 @@ Result<ObjectInfo> S3Store::CompleteMultipartUpload(std::string_view bucket, std
   r.body = body;
   r.error_in_ok_body = true;
   r.context = "CompleteMultipartUpload " + std::string(bucket) + "/" + std::string(key);
-  THUMBPIPE_RETURN_IF_ERROR(client_->Send(r).status());
+  THUMBPIPE_RETURN_IF_ERROR(UploadStatus(client_->Send(r).status()));
   // Some servers leave the ETag out of the reply (RGW 16); HEAD has everything.
   return Head(bucket, key);
 }
@@ -311,7 +325,7 @@ Result<ObjectInfo> S3Store::CompleteMultipartUpload(std::string_view bucket, std
 Status S3Store::AbortMultipartUpload(std::string_view bucket, std::string_view key, std::string_view upload_id) {
   THUMBPIPE_RETURN_IF_ERROR(CheckBucketName(bucket));
   THUMBPIPE_RETURN_IF_ERROR(CheckKey(key));
-  return client_->Send(Request("DELETE", bucket, key, UploadQuery(upload_id))).status();
+  return UploadStatus(client_->Send(Request("DELETE", bucket, key, UploadQuery(upload_id))).status());
 }
 
 Result<std::vector<PartInfo>> S3Store::ListParts(std::string_view bucket, std::string_view key,
@@ -323,7 +337,7 @@ Result<std::vector<PartInfo>> S3Store::ListParts(std::string_view bucket, std::s
   for (;;) {
     std::string query = UploadQuery(upload_id);
     if (!marker.empty()) query = "part-number-marker=" + marker + "&" + query;
-    THUMBPIPE_ASSIGN_OR_RETURN(aws::HttpResponse reply, client_->Send(Request("GET", bucket, key, query)));
+    THUMBPIPE_ASSIGN_OR_RETURN(aws::HttpResponse reply, UploadResult(client_->Send(Request("GET", bucket, key, query))));
     THUMBPIPE_ASSIGN_OR_RETURN(pugi::xml_document doc, ParseXml(reply.body, "ListParts"));
     pugi::xml_node root = doc.child("ListPartsResult");
     for (pugi::xml_node p : root.children("Part")) {

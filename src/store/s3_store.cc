@@ -112,6 +112,14 @@ Status S3Store::NotFoundFor(std::string_view bucket, const Status& status, std::
 
 Status S3Store::CreateBucket(std::string_view bucket) {
   THUMBPIPE_RETURN_IF_ERROR(CheckBucketName(bucket));
+  // AWS in us-east-1 and Ceph RGW answer 200 when the caller already owns the bucket; the
+  // contract says kAlreadyExists, so ask first (bucket creation is rare; a race with another
+  // creator still ends in the service's own BucketAlreadyExists/OwnedByYou).
+  if (auto head = HeadBucket(bucket); head.ok()) {
+    return Status::AlreadyExists("BucketAlreadyOwnedByYou the bucket " + std::string(bucket) + " already exists");
+  } else if (head.status().code() != StatusCode::kNotFound) {
+    return head.status();
+  }
   aws::HttpRequest r = Request("PUT", bucket, "");
   std::string body;
   if (client_->options().region != "us-east-1") {
@@ -119,11 +127,7 @@ Status S3Store::CreateBucket(std::string_view bucket) {
            client_->options().region + "</LocationConstraint></CreateBucketConfiguration>";
   }
   r.body = body;
-  auto reply = client_->Send(r);
-  if (!reply.ok() && reply.status().code() == StatusCode::kAlreadyExists) {
-    return WithCode(reply.status(), StatusCode::kAlreadyExists, "BucketAlreadyExists");
-  }
-  return reply.status();
+  return client_->Send(r).status();
 }
 
 Status S3Store::DeleteBucket(std::string_view bucket) {

@@ -46,6 +46,16 @@ struct StoreBackend {
   // PutBucketConfig keeps any document verbatim and GetBucketConfig is kNotFound until one
   // is set; S3 validates documents and answers an empty NotificationConfiguration.
   bool stores_config_verbatim = true;
+  // Known deviations of a real S3 service from AWS S3 that the suite tolerates, each checked
+  // against boto3 too (tests/store/rgw_conformance.py names them for Ceph RGW 16):
+  // CompleteMultipartUpload answers InvalidPartOrder / EntityTooSmall / NoSuchUpload with
+  // those codes and accepts a subset of the uploaded parts (else the suite checks only that
+  // bad completions fail and keep the upload).
+  bool exact_multipart_errors = true;
+  // A continuation token the store never issued is rejected (InvalidArgument).
+  bool validates_continuation_tokens = true;
+  // A copy of a multipart object gets a simple ETag (the MD5 of its bytes).
+  bool copy_makes_simple_etag = true;
 };
 
 inline std::string StoreBackendName(const ::testing::TestParamInfo<StoreBackend>& info) {
@@ -553,7 +563,9 @@ TEST_P(StoreConformanceTest, ListArgumentLimits) {
   EXPECT_EQ(store_->List(bucket_, r).status().code(), StatusCode::kInvalidArgument);
   r.max_keys = 10;
   r.continuation_token = "not a token";
-  EXPECT_EQ(store_->List(bucket_, r).status().code(), StatusCode::kInvalidArgument);
+  if (GetParam().validates_continuation_tokens) {
+    EXPECT_EQ(store_->List(bucket_, r).status().code(), StatusCode::kInvalidArgument);
+  }
 }
 
 TEST_P(StoreConformanceTest, ListSeesWritesAtOnce) {
@@ -617,7 +629,9 @@ TEST_P(StoreConformanceTest, MultipartUploadAssemblesParts) {
   // A copy of a multipart object is a simple object: its ETag is the MD5 of the bytes.
   auto copy = store_->Copy(bucket_, "big", bucket_, "big-copy", false, {});
   ASSERT_TRUE(copy.ok()) << copy.status().ToString();
-  EXPECT_EQ(copy->etag, Md5Hex(whole));
+  if (GetParam().copy_makes_simple_etag) {
+    EXPECT_EQ(copy->etag, Md5Hex(whole));
+  }
   EXPECT_EQ(GetBody("big-copy").value_or(""), whole);
 }
 
@@ -651,8 +665,17 @@ TEST_P(StoreConformanceTest, MultipartCompletionChecksParts) {
     ASSERT_TRUE((*w)->Write(bodies[n - 1]).ok());
     etags[n] = (*w)->Commit()->etag;
   }
+  // Every bad completion fails and leaves the upload usable; with exact_multipart_errors the
+  // code is the one AWS S3 answers.
+  const bool exact = GetParam().exact_multipart_errors;
+  auto expect_failure = [&](const Status& s, const char* code) {
+    EXPECT_FALSE(s.ok()) << code;
+    if (exact) {
+      EXPECT_EQ(S3Code(s), code);
+    }
+  };
   std::vector<CompletedPart> order = {{2, etags[2]}, {1, etags[1]}};
-  EXPECT_EQ(S3Code(store_->CompleteMultipartUpload(bucket_, "checked", *id, order).status()), "InvalidPartOrder");
+  expect_failure(store_->CompleteMultipartUpload(bucket_, "checked", *id, order).status(), "InvalidPartOrder");
   std::vector<CompletedPart> wrong = {{1, etags[2]}};
   EXPECT_EQ(S3Code(store_->CompleteMultipartUpload(bucket_, "checked", *id, wrong).status()), "InvalidPart");
   std::vector<CompletedPart> missing = {{1, etags[1]}, {5, etags[1]}};
@@ -665,16 +688,25 @@ TEST_P(StoreConformanceTest, MultipartCompletionChecksParts) {
     ASSERT_TRUE((*w)->Commit().ok());
     Status s = store_->CompleteMultipartUpload(bucket_, "checked", *id, small).status();
     EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
-    EXPECT_EQ(S3Code(s), "EntityTooSmall");
+    expect_failure(s, "EntityTooSmall");
   }
-  EXPECT_EQ(S3Code(store_->CompleteMultipartUpload(bucket_, "checked", "no-such-upload",
-                                                   std::vector<CompletedPart>{{1, etags[1]}}).status()),
-            "NoSuchUpload");
-  // A subset of the parts, skipping one: allowed; the unused parts are discarded.
-  std::vector<CompletedPart> subset = {{1, etags[1]}, {3, etags[3]}};
-  auto info = store_->CompleteMultipartUpload(bucket_, "checked", *id, subset);
-  ASSERT_TRUE(info.ok()) << info.status().ToString();
-  EXPECT_EQ(GetBody("checked").value_or(""), bodies[0] + bodies[2]);
+  expect_failure(store_->CompleteMultipartUpload(bucket_, "checked", "no-such-upload",
+                                                 std::vector<CompletedPart>{{1, etags[1]}}).status(),
+                 "NoSuchUpload");
+  if (exact) {
+    // A subset of the parts, skipping one: allowed; the unused parts are discarded.
+    std::vector<CompletedPart> subset = {{1, etags[1]}, {3, etags[3]}};
+    auto info = store_->CompleteMultipartUpload(bucket_, "checked", *id, subset);
+    ASSERT_TRUE(info.ok()) << info.status().ToString();
+    EXPECT_EQ(GetBody("checked").value_or(""), bodies[0] + bodies[2]);
+  } else {
+    // RGW 16 refuses to complete with a subset of the uploaded parts (InvalidPart): the
+    // failed completions must at least have kept the upload and its parts.
+    auto parts = store_->ListParts(bucket_, "checked", *id);
+    ASSERT_TRUE(parts.ok()) << parts.status().ToString();
+    EXPECT_EQ(parts->size(), part > 1 ? 4u : 3u);
+    EXPECT_TRUE(store_->AbortMultipartUpload(bucket_, "checked", *id).ok());
+  }
 }
 
 TEST_P(StoreConformanceTest, MultipartAbortAndArguments) {
