@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <sstream>
 
 #include "common/logging.h"
@@ -42,7 +43,8 @@ class S3Reader final : public ObjectReader {
  public:
   S3Reader(S3Store* store, ObjectInfo info, std::unique_ptr<aws::ResponseStream> stream, uint64_t first,
            uint64_t length)
-      : store_(store), info_(std::move(info)), stream_(std::move(stream)), next_(first), end_(first + length) {}
+      : store_(store), info_(std::move(info)), stream_(std::move(stream)), next_(first), end_(first + length),
+        length_known_(end_ != std::numeric_limits<uint64_t>::max()) {}
 
   const ObjectInfo& info() const override { return info_; }
 
@@ -54,6 +56,10 @@ class S3Reader final : public ObjectReader {
       if (n.ok() && *n > 0) {
         next_ += *n;
         return n;
+      }
+      if (n.ok() && !length_known_) {
+        end_ = next_;  // the reply announced no length: its end is the object's end
+        return size_t{0};
       }
       if (n.ok()) n = Status::Unavailable("IncompleteBody the reply ended " + std::to_string(end_ - next_) +
                                           " bytes early");
@@ -76,6 +82,7 @@ class S3Reader final : public ObjectReader {
   ObjectInfo info_;
   std::unique_ptr<aws::ResponseStream> stream_;
   uint64_t next_, end_;
+  bool length_known_;
 };
 
 }  // namespace
@@ -198,6 +205,8 @@ Result<std::unique_ptr<ObjectReader>> S3Store::Get(std::string_view bucket, std:
     }
     first = a;
     length = b - a + 1;
+  } else if (!stream->Header("content-length")) {
+    length = std::numeric_limits<uint64_t>::max() - first;  // no length announced: read to the end
   }
   return std::unique_ptr<ObjectReader>(new S3Reader(this, std::move(info), std::move(stream), first, length));
 }
