@@ -1,7 +1,7 @@
 // The S3 client store (store/s3_store.h) against real S3 servers: the ObjectStore conformance
 // suite, and what only the S3 client has (multipart above the threshold, DeleteObjects
 // batches, S3's own configuration subresources, flat memory on large objects, clear
-// credential errors).
+// credential errors), and a download that resumes after its connection breaks.
 //
 // Targets:
 //  - "Serve": a `thumbpipe serve` from the build tree, started on a random loopback port the
@@ -13,11 +13,13 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <thread>
 
 #include "child_process.h"
+#include "server/http_server.h"
 #include "store/s3_store.h"
 #include "store/store_conformance.h"
 #include "store/store_factory.h"
@@ -360,6 +362,110 @@ TEST_P(S3StoreTest, OpenedThroughTheFactoryUrl) {
 
 std::string ParamName(const ::testing::TestParamInfo<Param>& p) { return p.param.name; }
 INSTANTIATE_TEST_SUITE_P(S3, S3StoreTest, ::testing::ValuesIn(Targets()), ParamName);
+
+// --- a GET whose connection breaks midway resumes (a scripted server cuts the first reply) ---
+
+namespace {
+
+class CuttingBody : public server::BodySource {
+ public:
+  CuttingBody(std::string body, size_t cut_at) : body_(std::move(body)), cut_at_(cut_at) {}
+  Result<size_t> Read(std::span<char> buffer) override {
+    if (at_ >= cut_at_) return Status::IOError("cut on purpose");
+    const size_t n = std::min(buffer.size(), std::min(body_.size(), cut_at_) - at_);
+    std::memcpy(buffer.data(), body_.data() + at_, n);
+    at_ += n;
+    return n;
+  }
+
+ private:
+  std::string body_;
+  size_t cut_at_, at_ = 0;
+};
+
+// Serves one object "b-1/k": the first GET breaks off after 1 MiB, later ones honour Range
+// and If-Match; records the Range and If-Match headers it was sent.
+class CuttingServer : public server::HttpHandler {
+ public:
+  explicit CuttingServer(std::string body) : body_(std::move(body)) {}
+  std::unique_ptr<server::Exchange> NewExchange(server::HttpRequestHead head) override {
+    return std::make_unique<Ex>(this, std::move(head));
+  }
+  server::HttpResponse Failure(server::HttpFailure, std::string_view) override { return {}; }
+  std::vector<std::string> seen;
+  std::mutex mu;
+
+ private:
+  class Ex : public server::Exchange {
+   public:
+    Ex(CuttingServer* s, server::HttpRequestHead h) : s_(s), h_(std::move(h)) {}
+    std::optional<server::HttpResponse> Begin() override { return std::nullopt; }
+    std::optional<server::HttpResponse> Body(std::string_view) override { return std::nullopt; }
+    server::HttpResponse End() override {
+      const std::string range(h_.Header("Range").value_or(""));
+      const std::string if_match(h_.Header("If-Match").value_or(""));
+      int n;
+      {
+        std::scoped_lock lock(s_->mu);
+        n = static_cast<int>(s_->seen.size());
+        s_->seen.push_back(range + "|" + if_match);
+      }
+      server::HttpResponse r;
+      r.Set("ETag", "\"" + Md5Hex(s_->body_) + "\"");
+      if (n == 0) {
+        r.stream = std::make_unique<CuttingBody>(s_->body_, 1 << 20);
+        r.content_length = s_->body_.size();
+        return r;
+      }
+      unsigned long long first = 0, last = 0;
+      std::sscanf(range.c_str(), "bytes=%llu-%llu", &first, &last);
+      r.status = 206;
+      r.Set("Content-Range", "bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" +
+                                 std::to_string(s_->body_.size()));
+      r.body = s_->body_.substr(first, last - first + 1);
+      return r;
+    }
+
+   private:
+    CuttingServer* s_;
+    server::HttpRequestHead h_;
+  };
+  std::string body_;
+};
+
+}  // namespace
+
+TEST(S3ReaderTest, ABrokenDownloadResumesWithRangeAndIfMatch) {
+  const std::string body = Body(3 << 20, 8);
+  CuttingServer handler(body);
+  server::HttpServerOptions so;
+  so.port = 0;
+  so.io_threads = 1;
+  so.worker_threads = 2;
+  server::HttpServer http(so, &handler);
+  ASSERT_TRUE(http.Start().ok());
+  S3StoreOptions o = OptionsFor(Target{"Cut", "http://127.0.0.1:" + std::to_string(http.port()), "AKIACUT", "cut"});
+  auto store = OpenS3Store(o);
+  ASSERT_TRUE(store.ok());
+  auto reader = (*store)->Get("b-1", "k");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  std::string got;
+  char buffer[65536];
+  for (;;) {
+    auto n = (*reader)->Read(std::span<char>(buffer, sizeof buffer));
+    ASSERT_TRUE(n.ok()) << n.status().ToString();
+    if (*n == 0) break;
+    got.append(buffer, *n);
+  }
+  EXPECT_TRUE(got == body) << "got " << got.size() << " of " << body.size() << " bytes";
+  http.Stop(std::chrono::seconds(1));
+  std::scoped_lock lock(handler.mu);
+  ASSERT_EQ(handler.seen.size(), 2u);
+  EXPECT_EQ(handler.seen[0], "|");
+  EXPECT_TRUE(handler.seen[1].starts_with("bytes=")) << handler.seen[1];
+  EXPECT_TRUE(handler.seen[1].ends_with("-" + std::to_string(body.size() - 1) + "|\"" + Md5Hex(body) + "\""))
+      << handler.seen[1];
+}
 
 }  // namespace
 }  // namespace thumbpipe::store
