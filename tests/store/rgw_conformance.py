@@ -13,6 +13,7 @@ The recipe and its traps: ../shared/reference/engines-on-this-machine.md section
 
 usage: rgw_conformance.py S3_STORE_TEST [extra gtest args...]
 """
+import ctypes
 import os
 import shutil
 import signal
@@ -29,6 +30,12 @@ START_DEADLINE_S = 120  # about 15 s on an idle machine; the CI machine is share
 ACCESS_KEY = "THUMBPIPERGWTESTKEY1"
 SECRET_KEY = "thumbpipe-rgw-test-secret-key-0123456789"
 BINARIES = ["/usr/bin/ceph-mon", "/usr/bin/ceph-osd", "/usr/bin/radosgw", "/usr/bin/ceph", "/usr/bin/radosgw-admin"]
+
+
+def die_with_parent():
+    """Runs in each daemon before exec: SIGTERM when this harness dies, even by SIGKILL (a
+    CTest timeout), so no daemon outlives the test."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def free_port():
@@ -109,7 +116,7 @@ ms mon client mode = crc
     def daemon(self, *args):
         log = open(os.path.join(self.dir, "log", os.path.basename(args[0]) + ".console"), "w")
         p = subprocess.Popen(list(args) + ["-c", self.conf, "-f"], stdout=log, stderr=subprocess.STDOUT,
-                             start_new_session=True)
+                             start_new_session=True, preexec_fn=die_with_parent)
         self.procs.append(p)
         return p
 
@@ -176,6 +183,8 @@ def main():
     if missing:
         print(f"SKIPPED: Ceph is not installed ({', '.join(missing)} missing; scripts/bootstrap installs it)")
         return SKIP
+    # SIGTERM (CTest, a user) runs the finally below, which stops the daemons by PID.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     cluster = Cluster()
     keep = False
     try:
