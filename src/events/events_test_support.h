@@ -219,6 +219,8 @@ class MemoryStore final : public store::ObjectStore {
 // Forwards to `target`; the next fail_batches() SendBatch calls (fail_sends() Send calls) fail
 // with kUnavailable, and a
 // body containing refuse_marker() is refused as a per-entry error while refusals() > 0.
+// The next lose_answers() SendBatch calls reach `target` (which commits them) and then fail
+// with kUnavailable, as a crash after the queue's commit looks to the sender.
 class FaultyQueue final : public queue::Queue {
  public:
   explicit FaultyQueue(queue::Queue& target) : target_(target) {}
@@ -226,6 +228,7 @@ class FaultyQueue final : public queue::Queue {
   std::atomic<int>& fail_batches() { return fail_batches_; }
   std::atomic<int>& fail_sends() { return fail_sends_; }
   std::atomic<int>& refusals() { return refusals_; }
+  std::atomic<int>& lose_answers() { return lose_answers_; }
   std::string& refuse_marker() { return refuse_marker_; }
   std::atomic<int>& batch_calls() { return batch_calls_; }
   std::atomic<int>& largest_batch() { return largest_batch_; }
@@ -260,6 +263,10 @@ class FaultyQueue final : public queue::Queue {
     if (!pass.empty()) {
       sent = target_.SendBatch(pass);
       if (!sent->ok()) return sent->status();
+      if (lose_answers_ > 0) {
+        lose_answers_--;
+        return Status::Unavailable("injected: the answer of a committed send was lost");
+      }
     }
     for (size_t i = 0; i < entries.size(); ++i) {
       if (slot[i] < 0) {
@@ -286,10 +293,12 @@ class FaultyQueue final : public queue::Queue {
   Result<queue::QueueStats> Stats() override { return target_.Stats(); }
   Result<int64_t> Purge() override { return target_.Purge(); }
   queue::DeadLetters& dead_letters() override { return target_.dead_letters(); }
+  bool deduplicates() const override { return target_.deduplicates(); }
 
  private:
   queue::Queue& target_;
-  std::atomic<int> fail_batches_{0}, fail_sends_{0}, refusals_{0}, batch_calls_{0}, largest_batch_{0};
+  std::atomic<int> fail_batches_{0}, fail_sends_{0}, refusals_{0}, batch_calls_{0}, largest_batch_{0},
+      lose_answers_{0};
   std::string refuse_marker_;
 };
 

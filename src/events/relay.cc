@@ -1,9 +1,12 @@
 #include "events/relay.h"
 
 #include <algorithm>
+#include <string_view>
 #include <map>
 #include <utility>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "common/logging.h"
 
@@ -18,7 +21,26 @@ constexpr Duration kSleepSlice = std::chrono::milliseconds(50);
 struct Item {
   int64_t id;
   std::string body;
+  std::string dedup_id;
 };
+
+// FNV-1a, 64 bits: a stable hash (std::hash promises nothing across builds).
+uint64_t Fnv1a64(std::string_view bytes) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (const unsigned char c : bytes) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+}  // namespace
+
+std::string OutboxDedupId(const store::OutboxEntry& entry) {
+  return fmt::format("outbox-{}-{:016x}", entry.id, Fnv1a64(entry.payload));
+}
+
+namespace {
 
 }  // namespace
 
@@ -126,7 +148,7 @@ bool Relay::RunOnce(bool& failed) {
     }
     auto [it, inserted] = group_of.try_emplace(payload->queue, groups.size());
     if (inserted) groups.emplace_back(payload->queue, std::vector<Item>{});
-    groups[it->second].second.push_back({entry.id, std::move(payload->body)});
+    groups[it->second].second.push_back({entry.id, std::move(payload->body), OutboxDedupId(entry)});
   }
   if (!undecodable.empty()) {
     if (Status s = outbox_.Done(undecodable); s.ok()) {
@@ -150,7 +172,9 @@ bool Relay::RunOnce(bool& failed) {
       const size_t end = std::min(items.size(), start + kBatch);
       std::vector<queue::SendEntry> entries;
       entries.reserve(end - start);
-      for (size_t i = start; i < end; ++i) entries.push_back({items[i].body, {}, std::nullopt});
+      for (size_t i = start; i < end; ++i) {
+        entries.push_back({items[i].body, {}, std::nullopt, items[i].dedup_id});
+      }
       auto results = queue->SendBatch(entries);
       if (!results.ok()) {
         // Later batches of this destination wait too, so that its events go out in order.
@@ -173,7 +197,8 @@ bool Relay::RunOnce(bool& failed) {
         }
       }
       if (sent.empty()) continue;
-      // A failure here leaves the entries pending: they will be sent again (at-least-once).
+      // A failure here (or a crash before it) leaves the entries pending: they will be sent
+      // again with the same dedup ids, which a deduplicating queue (the embedded one) drops.
       if (Status s = outbox_.Done(sent); !s.ok()) {
         LogWarn("event relay: marking entries done failed; they will be sent again", {{"error", s.ToString()}});
         failed = true;

@@ -2,6 +2,12 @@
 // oldest first, groups them by destination, sends each group with Queue::SendBatch in batches
 // of up to 10 (in outbox order), and marks entries Done only after their queue accepted them.
 //
+// Exactly once into a queue that deduplicates (Queue::deduplicates(), the embedded SQLite
+// queue): every entry is sent with a dedup id derived from its outbox row (OutboxDedupId), so
+// an entry sent again after a crash between the queue's commit and the outbox delete, or
+// after a failed Done, is dropped by the queue. Other queues (SQS standard, RabbitMQ) may then
+// get it twice: at-least-once, which workers tolerate (renditions carry the source ETag).
+//
 // Failures never drop an entry: a queue error (or a destination the resolver does not know)
 // leaves the entries pending; they are tried again after a backoff that doubles from
 // `initial_backoff` up to `max_backoff`, and each failure is logged. Other destinations keep
@@ -16,6 +22,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "common/clock.h"
@@ -25,6 +32,13 @@
 #include "store/object_store.h"
 
 namespace thumbpipe::events {
+
+// The dedup id the relay sends an outbox entry with: stable for the row (the same on every
+// retry, in any process) and unique per store data directory: the row id, which a store
+// never reuses (AUTOINCREMENT), plus a 64-bit hash of the payload, which tells apart the rows
+// of two stores sharing a queue (their events differ in request id, time and sequencer).
+// At most 128 printable characters, as SendEntry::dedup_id requires.
+std::string OutboxDedupId(const store::OutboxEntry& entry);
 
 struct RelayOptions {
   int fetch = 100;  // entries taken from the outbox per round

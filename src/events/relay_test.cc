@@ -157,6 +157,36 @@ TEST_F(RelayTest, RetriesWhileTheQueueFailsAndLosesNothing) {
   relay.Stop(Duration{0});
 }
 
+TEST_F(RelayTest, AnEntrySentAgainAfterALostAnswerIsEnqueuedOnce) {
+  // The queue committed the batch but the relay never heard (a crash between the queue's
+  // commit and the outbox delete looks the same): the retry carries the same dedup ids and
+  // the embedded queue drops them, so every event is in the queue exactly once.
+  FaultyQueue& q = AddQueue("thumbnails");
+  ASSERT_TRUE(q.deduplicates());
+  q.lose_answers() = 2;
+  const std::vector<std::string> bodies = Append("thumbnails", 15, "once");
+  Relay relay(outbox_, Resolver(), clock_);
+  relay.Start();
+  ASSERT_TRUE(relay.Flush(kFlushTimeout).ok());
+  EXPECT_EQ(outbox_.size(), 0u);
+  EXPECT_EQ(Drain("thumbnails"), bodies);
+  EXPECT_EQ(real_["thumbnails"]->Stats()->sent, 15);
+  EXPECT_EQ(relay.stats().failures, 2);
+  relay.Stop(Duration{0});
+}
+
+TEST(OutboxDedupIdTest, StableForARowAndDistinctAcrossRowsAndStores) {
+  const store::OutboxEntry row{7, R"({"v":1,"queue":"q","body":"event a"})"};
+  const std::string id = OutboxDedupId(row);
+  EXPECT_EQ(OutboxDedupId(row), id);
+  EXPECT_EQ(id.rfind("outbox-7-", 0), 0u) << id;
+  EXPECT_LE(id.size(), 128u);
+  for (char c : id) EXPECT_TRUE(c >= '!' && c <= '~') << id;
+  // Another row of the same store; the same row id in another store (another event).
+  EXPECT_NE(OutboxDedupId({8, row.payload}), id);
+  EXPECT_NE(OutboxDedupId({7, R"({"v":1,"queue":"q","body":"event b"})"}), id);
+}
+
 TEST_F(RelayTest, BackoffIsBounded) {
   FaultyQueue& q = AddQueue("thumbnails");
   q.fail_batches() = 12;

@@ -137,6 +137,20 @@ uint64_t MessageSize(std::string_view body, const Attributes& attributes) {
   return size;
 }
 
+Status CheckDedupId(std::string_view dedup_id) {
+  if (dedup_id.empty() || dedup_id.size() > kMaxDedupIdBytes) {
+    return Status::InvalidArgument(fmt::format("deduplication id of {} characters; 1-{} allowed",
+                                               dedup_id.size(), kMaxDedupIdBytes));
+  }
+  for (const char c : dedup_id) {
+    if (c < '!' || c > '~') {
+      return Status::InvalidArgument(
+          "deduplication id: only alphanumerics and punctuation ('!' to '~') are allowed");
+    }
+  }
+  return Status::Ok();
+}
+
 Status CheckMessage(std::string_view body, const Attributes& attributes,
                     std::optional<Duration> delay, uint64_t max_message_bytes) {
   if (body.empty()) return Status::InvalidArgument("message body is empty");

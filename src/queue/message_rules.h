@@ -36,6 +36,11 @@ uint64_t MessageSize(std::string_view body, const Attributes& attributes);
 Status CheckMessage(std::string_view body, const Attributes& attributes,
                     std::optional<Duration> delay, uint64_t max_message_bytes);
 
+// OK for a SendEntry::dedup_id SQS FIFO would accept: 1-128 of '!' to '~'. (Empty means
+// "none" and is not checked here.)
+Status CheckDedupId(std::string_view dedup_id);
+inline constexpr size_t kMaxDedupIdBytes = 128;
+
 // A 128-bit id in UUID form, as SQS message ids look: version 7 (time-ordered, 74 random bits).
 std::string NewMessageId();
 // 128 random bits as 32 hex digits.

@@ -76,7 +76,15 @@ struct SendEntry {
   std::string body;
   Attributes attributes;
   std::optional<Duration> delay;  // nullopt = the queue's default delay
+  // Shaped like SQS FIFO's MessageDeduplicationId: 1-128 printable ASCII characters
+  // (alphanumerics and punctuation, '!' to '~'); empty = none. On a queue whose
+  // deduplicates() is true, a send whose id was already sent within the queue's
+  // deduplication interval enqueues nothing and succeeds with the first send's message id.
+  // Backends that cannot honour it (SQS standard queues, RabbitMQ) ignore it, return false
+  // from deduplicates() and say so in their header: their sends stay at-least-once.
+  std::string dedup_id = {};
 };
+
 
 // The dead-letter side of a queue: look, move back, empty.
 class DeadLetters {
@@ -115,7 +123,9 @@ class Queue {
 
   // Enqueues up to 10 messages in one durable step. The outer error is for the request as a
   // whole (empty, more than 10 entries, over the total size); otherwise one Result per entry,
-  // in order (an invalid entry fails alone, as in SQS's SendMessageBatch).
+  // in order (an invalid entry fails alone, as in SQS's SendMessageBatch). Entries with a
+  // dedup_id already seen (earlier, or earlier in the same batch) are duplicates: see
+  // SendEntry::dedup_id.
   virtual Result<std::vector<Result<std::string>>> SendBatch(std::span<const SendEntry> entries) = 0;
 
   // Returns 1..max messages (max 1-10), waiting up to `wait` (0-20 s) for the first one (long
@@ -149,6 +159,10 @@ class Queue {
 
   // The queue's dead-letter side (list, redrive, purge). Lives as long as the queue.
   virtual DeadLetters& dead_letters() = 0;
+
+  // Whether SendBatch honours SendEntry::dedup_id (exactly-once enqueue of a retried send
+  // within the deduplication interval). false: dedup ids are accepted and ignored.
+  virtual bool deduplicates() const { return false; }
 
  protected:
   Queue() = default;

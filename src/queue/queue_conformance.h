@@ -1,16 +1,18 @@
 // The Queue conformance suite: every Queue backend (SQLite, SQS, RabbitMQ) runs these same
 // tests, so the worker can rely on queue.h alone. Header-only; a backend's test file provides
-// a QueueBackend and instantiates both suites:
+// a QueueBackend and instantiates the suites:
 //
 //   INSTANTIATE_TEST_SUITE_P(Sqlite, QueueConformanceTest, ::testing::Values(MyBackend()),
 //                            QueueBackendName);
 //   INSTANTIATE_TEST_SUITE_P(Sqlite, QueueClockConformanceTest, ::testing::Values(MyBackend()),
 //                            QueueBackendName);
+//   (and likewise QueueDedupConformanceTest and QueueDedupClockConformanceTest)
 //
 // QueueConformanceTest needs no control of time: it never waits for a timeout to pass (a
 // message comes back with ChangeVisibility(0) instead) and asserts no durations, so it also
 // runs against remote services. QueueClockConformanceTest drives a ManualClock (visibility
 // expiry, retention, delay, the 12 h rule) and is skipped for backends that cannot take one.
+// The two Dedup suites test SendEntry::dedup_id and are skipped when deduplicates() is false.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -18,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,6 +37,7 @@ struct ConformanceSettings {
   Duration retention = std::chrono::hours(1);
   Duration dlq_retention = std::chrono::hours(2);
   uint64_t max_message_bytes = 4096;
+  Duration dedup_window = std::chrono::minutes(5);  // for backends that deduplicate
 };
 
 struct QueueBackend {
@@ -112,6 +116,28 @@ class QueueConformanceTest : public ::testing::TestWithParam<QueueBackend> {
   std::unique_ptr<Queue> queue_;
 };
 
+// The tests of SendEntry::dedup_id; skipped for backends whose deduplicates() is false.
+class QueueDedupConformanceTest : public QueueConformanceTest {
+ protected:
+  void SetUp() override {
+    QueueConformanceTest::SetUp();
+    if (queue_ != nullptr && !queue_->deduplicates()) {
+      GTEST_SKIP() << GetParam().name << " does not deduplicate";
+    }
+  }
+  // Sends one entry with `dedup_id` through SendBatch; returns its id.
+  std::string MustSendDedup(std::string_view body, std::string_view dedup_id) {
+    std::vector<SendEntry> one = {{std::string(body), {}, std::nullopt, std::string(dedup_id)}};
+    auto results = queue_->SendBatch(one);
+    EXPECT_TRUE(results.ok()) << results.status().ToString();
+    if (!results.ok() || results->size() != 1 || !results->front().ok()) {
+      ADD_FAILURE() << "the send failed";
+      return {};
+    }
+    return *results->front();
+  }
+};
+
 // The tests that move time; skipped for backends without an injectable clock.
 class QueueClockConformanceTest : public QueueConformanceTest {
  protected:
@@ -124,6 +150,15 @@ class QueueClockConformanceTest : public QueueConformanceTest {
 using std::chrono::hours;
 using std::chrono::minutes;
 using std::chrono::seconds;
+
+// The dedup tests that move time (the window); need both an injectable clock and dedup.
+class QueueDedupClockConformanceTest : public QueueDedupConformanceTest {
+ protected:
+  void SetUp() override {
+    if (!GetParam().supports_manual_clock) GTEST_SKIP() << GetParam().name << " has no ManualClock";
+    QueueDedupConformanceTest::SetUp();
+  }
+};
 
 // ---- Real-time group -------------------------------------------------------------------
 
@@ -564,6 +599,75 @@ TEST_P(QueueClockConformanceTest, RedriveRateLimitPacesByClock) {
   ASSERT_TRUE(moved.ok());
   EXPECT_EQ(*moved, 3);
   EXPECT_GE(clock_.Now() - t0, seconds(2));
+}
+
+// ---- Deduplication ------------------------------------------------------------------------
+
+TEST_P(QueueDedupConformanceTest, DuplicateWithinTheWindowReturnsTheFirstIdAndSendsNothing) {
+  const std::string first = MustSendDedup("event", "outbox-1");
+  const std::string again = MustSendDedup("event", "outbox-1");
+  const std::string other = MustSendDedup("event", "outbox-2");
+  EXPECT_FALSE(first.empty());
+  EXPECT_EQ(again, first);
+  EXPECT_NE(other, first);
+  EXPECT_EQ(MustStats().sent, 2);
+  EXPECT_EQ(ReceiveCount(), 2u);
+  // Still a duplicate after the message was received and removed: the id is remembered for
+  // the window, not for the message's life.
+  EXPECT_EQ(MustSendDedup("event", "outbox-2"), other);
+  EXPECT_EQ(ReceiveCount(), 0u);
+}
+
+TEST_P(QueueDedupConformanceTest, BatchWithDuplicatesSendsEachIdOnce) {
+  MustSendDedup("before", "b");
+  std::vector<SendEntry> batch = {{"a1", {}, std::nullopt, "a"},
+                                  {"b2", {}, std::nullopt, "b"},   // an earlier send's
+                                  {"a3", {}, std::nullopt, "a"},   // an earlier entry's
+                                  {"n4", {}, std::nullopt, ""},    // none: always sent
+                                  {"n5", {}, std::nullopt, ""},
+                                  {"bad", {}, std::nullopt, std::string(129, 'x')},
+                                  {"bad", {}, std::nullopt, "tab\tin it"}};
+  batch[6].dedup_id = "tab	in it";
+  auto results = queue_->SendBatch(batch);
+  ASSERT_TRUE(results.ok()) << results.status().ToString();
+  ASSERT_EQ(results->size(), batch.size());
+  for (size_t i = 0; i < 5; ++i) ASSERT_TRUE((*results)[i].ok()) << i;
+  EXPECT_EQ(*(*results)[2], *(*results)[0]);
+  EXPECT_NE(*(*results)[3], *(*results)[4]);
+  EXPECT_EQ((*results)[5].status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ((*results)[6].status().code(), StatusCode::kInvalidArgument);
+  std::multiset<std::string> bodies;
+  for (;;) {
+    auto got = queue_->Receive(10, Duration{0});
+    ASSERT_TRUE(got.ok());
+    if (got->empty()) break;
+    for (const Message& m : *got) bodies.insert(m.body);
+  }
+  // The first of each id wins: "a1", not "a3"; "before", not "b2".
+  EXPECT_EQ(bodies, (std::multiset<std::string>{"before", "a1", "n4", "n5"}));
+}
+
+TEST_P(QueueDedupConformanceTest, LongestIdAndEveryPunctuationAreAccepted) {
+  std::string punctuation;
+  for (char c = '!'; c <= '~'; ++c) punctuation += c;
+  EXPECT_FALSE(MustSendDedup("p", punctuation).empty());
+  EXPECT_FALSE(MustSendDedup("l", std::string(128, 'z')).empty());
+  EXPECT_EQ(ReceiveCount(), 2u);
+}
+
+TEST_P(QueueDedupClockConformanceTest, AnIdIsForgottenAfterTheWindow) {
+  const std::string first = MustSendDedup("one", "x");
+  clock_.Advance(settings_.dedup_window - seconds(1));
+  EXPECT_EQ(MustSendDedup("one", "x"), first);
+  // Well past the window, with deduplicated sends going on meanwhile: "x" is new again.
+  clock_.Advance(2 * settings_.dedup_window);
+  MustSendDedup("filler", "y");
+  clock_.Advance(2 * settings_.dedup_window);
+  MustSendDedup("filler", "z");
+  const std::string later = MustSendDedup("two", "x");
+  EXPECT_FALSE(later.empty());
+  EXPECT_NE(later, first);
+  EXPECT_EQ(MustStats().sent, 4);
 }
 
 }  // namespace thumbpipe::queue::testing

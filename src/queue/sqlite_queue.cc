@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <regex>
@@ -176,8 +177,9 @@ Result<NewRow> SqliteQueue::MakeRow(std::string_view body, const Attributes& att
 Result<std::string> SqliteQueue::Send(std::string_view body, const Attributes& attributes,
                                       std::optional<Duration> delay) {
   THUMBPIPE_ASSIGN_OR_RETURN(NewRow row, MakeRow(body, attributes, delay, NowMs()));
-  THUMBPIPE_RETURN_IF_ERROR(CommitSends(std::span<const NewRow>(&row, 1)));
-  return std::move(row.id);
+  THUMBPIPE_ASSIGN_OR_RETURN(std::vector<std::string> ids,
+                             CommitSends(std::span<const NewRow>(&row, 1)));
+  return std::move(ids.front());
 }
 
 Result<std::vector<Result<std::string>>> SqliteQueue::SendBatch(
@@ -199,7 +201,11 @@ Result<std::vector<Result<std::string>>> SqliteQueue::SendBatch(
   std::vector<size_t> row_of_entry;  // index into results for each row
   for (const SendEntry& e : entries) {
     Result<NewRow> row = MakeRow(e.body, e.attributes, e.delay, now);
+    if (row.ok() && !e.dedup_id.empty()) {
+      if (Status bad = CheckDedupId(e.dedup_id); !bad.ok()) row = bad;
+    }
     if (row.ok()) {
+      row->dedup_id = e.dedup_id;
       results.emplace_back(row->id);
       row_of_entry.push_back(results.size() - 1);
       rows.push_back(std::move(row).value());
@@ -208,30 +214,76 @@ Result<std::vector<Result<std::string>>> SqliteQueue::SendBatch(
     }
   }
   if (!rows.empty()) {
-    Status s = CommitSends(rows);
-    if (!s.ok()) {
-      for (size_t i : row_of_entry) results[i] = s;
+    Result<std::vector<std::string>> ids = CommitSends(rows);
+    for (size_t r = 0; r < row_of_entry.size(); ++r) {
+      results[row_of_entry[r]] = ids.ok() ? Result<std::string>((*ids)[r])
+                                          : Result<std::string>(ids.status());
     }
   }
   return results;
 }
 
-Status SqliteQueue::CommitSends(std::span<const NewRow> rows) {
+Result<std::vector<std::string>> SqliteQueue::CommitSends(std::span<const NewRow> rows) {
+  const bool deduplicated = std::any_of(rows.begin(), rows.end(),
+                                        [](const NewRow& r) { return !r.dedup_id.empty(); });
+  std::vector<std::string> ids;  // the outcome; the body may run more than once
   const Status status = GroupWrite(
       [&]() -> Status {
+        ids.clear();
+        int64_t inserted = 0;
+        // Prune before looking up: a retried send after a long outage comes first, and the
+        // prune spares what the newest entry's window still covers.
+        if (deduplicated) THUMBPIPE_RETURN_IF_ERROR(PruneDedup(rows.front().sent_at));
         THUMBPIPE_ASSIGN_OR_RETURN(StmtLease insert, db_.Cached(
             "INSERT INTO messages(queue, id, body, attributes, sent_at, visible_at) "
             "VALUES(?, ?, ?, ?, ?, ?)"));
         for (const NewRow& row : rows) {
+          if (!row.dedup_id.empty()) {
+            // A duplicate (of an earlier send, or of an earlier row of this batch, which this
+            // transaction already sees) gets the first send's id and inserts nothing.
+            THUMBPIPE_ASSIGN_OR_RETURN(StmtLease find, db_.Cached(
+                "SELECT message_id FROM dedup WHERE queue = ? AND dedup_id = ?"));
+            find->Bind(1, options_.name).Bind(2, row.dedup_id);
+            THUMBPIPE_ASSIGN_OR_RETURN(const bool seen, find->Step());
+            if (seen) {
+              ids.push_back(find->Text(0));
+              continue;
+            }
+            THUMBPIPE_ASSIGN_OR_RETURN(StmtLease remember, db_.Cached(
+                "INSERT INTO dedup(queue, dedup_id, message_id, sent_at) VALUES(?, ?, ?, ?)"));
+            remember->Bind(1, options_.name).Bind(2, row.dedup_id).Bind(3, row.id)
+                .Bind(4, row.sent_at);
+            THUMBPIPE_RETURN_IF_ERROR(remember->Run().status());
+          }
           insert->Reset();
           insert->Bind(1, options_.name).Bind(2, row.id).BindBlob(3, row.body)
               .BindBlob(4, row.attributes).Bind(5, row.sent_at).Bind(6, row.visible_at);
           THUMBPIPE_RETURN_IF_ERROR(insert->Run().status());
+          ids.push_back(row.id);
+          ++inserted;
         }
-        return AddCounter("sent", static_cast<int64_t>(rows.size()));
+        return AddCounter("sent", inserted);
       },
       options_.durable_sends, static_cast<int64_t>(rows.size()));
-  return status;  // GroupWrite's leader woke long polls for the whole group
+  if (!status.ok()) return status;
+  return ids;  // GroupWrite's leader woke long polls for the whole group
+}
+
+Status SqliteQueue::PruneDedup(int64_t now) {
+  THUMBPIPE_ASSIGN_OR_RETURN(StmtLease newest, db_.Cached(
+      "SELECT max(sent_at) FROM dedup WHERE queue = ?"));
+  newest->Bind(1, options_.name);
+  THUMBPIPE_ASSIGN_OR_RETURN(const bool row, newest->Step());
+  if (!row || newest->IsNull(0)) return Status::Ok();
+  // Relative to the newest entry when that is older than now: time in which nobody sent
+  // with a dedup id (the relay was down) does not age the ids it may be about to retry.
+  const int64_t cutoff = std::min(now, newest->Int(0)) - options_.dedup_window.count();
+  newest->Reset();
+  THUMBPIPE_ASSIGN_OR_RETURN(StmtLease prune, db_.Cached(
+      "DELETE FROM dedup WHERE queue = ?1 AND dedup_id IN "
+      "(SELECT dedup_id FROM dedup WHERE queue = ?1 AND sent_at < ?2 ORDER BY sent_at LIMIT ?3)"));
+  prune->Bind(1, options_.name).Bind(2, cutoff).Bind(3, kMaxPrunedPerSend);
+  return prune->Run().status();
 }
 
 void SqliteQueue::Notify(int64_t messages) {
@@ -280,6 +332,9 @@ Status CheckOptions(const SqliteQueueOptions& o) {
     return bad("dlq_retention must be 60s-14d");
   }
   if (o.delay.count() < 0 || o.delay > kMaxDelay) return bad("delay must be 0-15m");
+  if (o.dedup_window < min_retention || o.dedup_window > max_retention) {
+    return bad("dedup_window must be 60s-14d");
+  }
   if (o.max_message_bytes < 1024 || o.max_message_bytes > (1 << 20)) {
     return bad("max_message_bytes must be 1024-1048576");
   }

@@ -3,6 +3,10 @@
 // `worker` processes on one machine). The dead-letter queue of queue NAME lives in the same
 // file: its messages are the queue's rows flagged dead (tools may call it NAME-dlq).
 //
+// Deduplication: SendBatch honours SendEntry::dedup_id (deduplicates() is true). The ids
+// live in the database, written in the same transaction as the messages, so they survive
+// crashes and reopening and hold across processes; see dedup_window.
+//
 // Concurrent writes on one queue object (sends, receives, acks, ...) share one commit (group
 // commit), so durable sends from many threads are not limited to one fsync each and a
 // consumer's receive or ack rides in the producers' commit.
@@ -28,6 +32,11 @@ struct SqliteQueueOptions {
   Duration dlq_retention = std::chrono::hours(10 * 24); // 60s-14d, counted from first send
   Duration delay = Duration{0};        // default delay of new messages; 0-15m
   uint64_t max_message_bytes = 1 << 20;  // body + attributes; 1 KiB-1 MiB
+  // How long a SendEntry::dedup_id is remembered (SQS FIFO: 5 minutes); 60s-14d. Measured
+  // between deduplicated sends, not in idle time: an id is forgotten only once a later
+  // deduplicated send came more than this after the newest one before it, so a sender that
+  // retries after a long outage (the event relay restarting) still finds its ids.
+  Duration dedup_window = std::chrono::minutes(5);
   // true (durability full): a send returns once its commit is on disk (the WAL
   // fdatasync'ed, as synchronous=FULL would), so it survives power loss. false (normal): a
   // send survives the process being killed, but the last commits may be lost if the machine

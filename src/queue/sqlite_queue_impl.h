@@ -42,6 +42,7 @@ struct NewRow {
   std::string attributes;  // EncodeAttributes
   int64_t sent_at = 0;
   int64_t visible_at = 0;
+  std::string dedup_id = {};  // empty: none
 };
 
 // The row a receipt names, as read inside a transaction.
@@ -87,6 +88,7 @@ class SqliteQueue final : public Queue {
   Result<QueueStats> Stats() override;
   Result<int64_t> Purge() override;
   DeadLetters& dead_letters() override { return dead_letters_; }
+  bool deduplicates() const override { return true; }
 
   Result<std::vector<DeadMessage>> ListDead(int limit, std::string_view after_id);
   Result<int64_t> RedriveDead(std::span<const std::string> ids, double per_second);
@@ -105,7 +107,13 @@ class SqliteQueue final : public Queue {
   Result<NewRow> MakeRow(std::string_view body, const Attributes& attributes,
                          std::optional<Duration> delay, int64_t now) const;
   // Inserts `rows` (one durable step, as the durability setting defines) and wakes long polls.
-  Status CommitSends(std::span<const NewRow> rows);
+  // Returns each row's message id: its own, or for a duplicate dedup_id the first send's
+  // (and then nothing was inserted for it).
+  Result<std::vector<std::string>> CommitSends(std::span<const NewRow> rows);
+  // Deletes this queue's dedup entries sent more than dedup_window before min(now, the
+  // newest entry), at most kMaxPrunedPerSend of them. REQUIRES: inside a write transaction.
+  Status PruneDedup(int64_t now);
+  static constexpr int64_t kMaxPrunedPerSend = 1000;
 
   Result<std::vector<Message>> ReceiveOnce(int max, int64_t visibility_ms);
   // Deletes and counts expired messages: dead ones past dlq_retention and, with `live`, live

@@ -28,6 +28,8 @@ using testing::ConformanceSettings;
 using testing::QueueBackend;
 using testing::QueueClockConformanceTest;
 using testing::QueueConformanceTest;
+using testing::QueueDedupClockConformanceTest;
+using testing::QueueDedupConformanceTest;
 
 // A fresh database path per call, under gtest's temp dir.
 fs::path FreshPath() {
@@ -52,6 +54,7 @@ QueueBackend SqliteBackend() {
     o.retention = s.retention;
     o.dlq_retention = s.dlq_retention;
     o.max_message_bytes = s.max_message_bytes;
+    o.dedup_window = s.dedup_window;
     o.durable_sends = false;  // the suite tests semantics, not fsync
     o.clock = clock;
     return OpenSqliteQueue(o);
@@ -63,6 +66,10 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, QueueConformanceTest, ::testing::Values(SqliteB
                          testing::QueueBackendName);
 INSTANTIATE_TEST_SUITE_P(Sqlite, QueueClockConformanceTest, ::testing::Values(SqliteBackend()),
                          testing::QueueBackendName);
+INSTANTIATE_TEST_SUITE_P(Sqlite, QueueDedupConformanceTest,
+                         ::testing::Values(SqliteBackend()), testing::QueueBackendName);
+INSTANTIATE_TEST_SUITE_P(Sqlite, QueueDedupClockConformanceTest,
+                         ::testing::Values(SqliteBackend()), testing::QueueBackendName);
 
 class SqliteQueueTest : public ::testing::Test {
  protected:
@@ -78,9 +85,89 @@ class SqliteQueueTest : public ::testing::Test {
     return q.ok() ? std::move(q).value() : nullptr;
   }
 
+  // Sends `body` with `dedup_id` through SendBatch; returns the id (empty on failure).
+  static std::string SendDedup(Queue& q, std::string_view body, std::string_view dedup_id) {
+    std::vector<SendEntry> one = {{std::string(body), {}, std::nullopt, std::string(dedup_id)}};
+    auto results = q.SendBatch(one);
+    EXPECT_TRUE(results.ok() && results->front().ok());
+    return results.ok() && results->front().ok() ? *results->front() : std::string();
+  }
+  // Rows of the dedup table, read straight from the file.
+  int64_t DedupRows() {
+    auto db = Db::Open(path_.string(), Db::Sync::kNormal, 1000);
+    EXPECT_TRUE(db.ok());
+    auto count = db->Prepare("SELECT count(*) FROM dedup");
+    EXPECT_TRUE(count.ok() && *count->Step());
+    return count.ok() ? count->Int(0) : -1;
+  }
+
   fs::path path_ = FreshPath();
   ManualClock clock_;
 };
+
+TEST_F(SqliteQueueTest, DedupIdsSurviveReopening) {
+  std::string first;
+  {
+    auto q = MustOpen(Options());
+    first = SendDedup(*q, "event", "store-1-outbox-7");
+  }
+  auto q = MustOpen(Options());
+  EXPECT_EQ(SendDedup(*q, "event", "store-1-outbox-7"), first);
+  EXPECT_EQ(q->Stats()->sent, 1);
+}
+
+TEST_F(SqliteQueueTest, DedupIdsSurviveALongIdleTime) {
+  // The relay's case: it sent a batch, crashed before deleting its outbox rows, and comes
+  // back a day later. The first deduplicated sends after the pause still find the old ids.
+  auto q = MustOpen(Options());
+  const std::string first = SendDedup(*q, "event", "outbox-1");
+  clock_.Advance(std::chrono::hours(24));
+  std::vector<SendEntry> retry = {{"event", {}, std::nullopt, "outbox-1"},
+                                  {"new", {}, std::nullopt, "outbox-2"}};
+  auto results = q->SendBatch(retry);
+  ASSERT_TRUE(results.ok());
+  EXPECT_EQ(*(*results)[0], first);
+  EXPECT_EQ(q->Stats()->sent, 2);
+}
+
+TEST_F(SqliteQueueTest, DedupEntriesArePrunedSoTheTableStaysBounded) {
+  auto q = MustOpen(Options());  // dedup_window 5 minutes
+  for (int i = 0; i < 50; ++i) {
+    SendDedup(*q, "m", "id-" + std::to_string(i));
+    clock_.Advance(seconds(30));
+  }
+  // 50 sends 30 s apart: only those within 5 minutes of the previous send remain (the one
+  // being sent, the newest before it and those up to 5 minutes before that).
+  EXPECT_LE(DedupRows(), 12);
+  EXPECT_GE(DedupRows(), 10);
+  EXPECT_EQ(q->Stats()->sent, 50);
+}
+
+TEST_F(SqliteQueueTest, DedupIdsAreSeparatePerQueue) {
+  SqliteQueueOptions a = Options(), b = Options();
+  a.name = "a";
+  b.name = "b";
+  auto qa = MustOpen(a);
+  auto qb = MustOpen(b);
+  const std::string in_a = SendDedup(*qa, "m", "same");
+  const std::string in_b = SendDedup(*qb, "m", "same");
+  EXPECT_NE(in_a, in_b);
+  EXPECT_EQ(qa->Stats()->sent, 1);
+  EXPECT_EQ(qb->Stats()->sent, 1);
+}
+
+TEST_F(SqliteQueueTest, ConcurrentDuplicateSendsEnqueueOnce) {
+  // Two openers (as two processes would) racing the same ids: one message per id.
+  auto q1 = MustOpen(Options());
+  auto q2 = MustOpen(Options());
+  std::vector<std::string> ids1(20), ids2(20);
+  std::thread t1([&] { for (int i = 0; i < 20; ++i) ids1[i] = SendDedup(*q1, "m", std::to_string(i)); });
+  std::thread t2([&] { for (int i = 0; i < 20; ++i) ids2[i] = SendDedup(*q2, "m", std::to_string(i)); });
+  t1.join();
+  t2.join();
+  EXPECT_EQ(ids1, ids2);
+  EXPECT_EQ(q1->Stats()->sent, 20);
+}
 
 TEST_F(SqliteQueueTest, ReopenFindsMessagesAndCounters) {
   std::string in_flight_id;
@@ -131,6 +218,7 @@ TEST_F(SqliteQueueTest, RejectsBadOptions) {
   EXPECT_EQ(bad([](auto& o) { o.visibility_timeout = std::chrono::hours(13); }),
             StatusCode::kInvalidArgument);
   EXPECT_EQ(bad([](auto& o) { o.max_message_bytes = 2 << 20; }), StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad([](auto& o) { o.dedup_window = seconds(59); }), StatusCode::kInvalidArgument);
   EXPECT_EQ(bad([](auto& o) { o.path = "/nonexistent-dir/q.db"; }), StatusCode::kIOError);
 }
 
@@ -303,6 +391,9 @@ TEST_F(SqliteQueueTest, MigratesAVersion1File) {
   ASSERT_TRUE(after.ok()) << after.status().ToString();
   EXPECT_TRUE(after->empty());
   EXPECT_EQ(q->Stats()->sent, 2);
+  // Version 3's dedup table exists too.
+  const std::string id = SendDedup(*q, "d", "dedup-after-migration");
+  EXPECT_EQ(SendDedup(*q, "d", "dedup-after-migration"), id);
 
   auto db = Db::Open(path_.string(), Db::Sync::kNormal, 1000);
   ASSERT_TRUE(db.ok());

@@ -4,6 +4,10 @@
 //   and is carried in receipts ("<seq>.<nonce>"), so a receipt finds its row without an index;
 //   the nonce is replaced at every receive, which is what makes older receipts stale.
 //   Times are milliseconds since the Unix epoch of the queue's Clock.
+// dedup: the deduplication ids of recent sends (SendEntry::dedup_id) and the message id
+//   each first send got, so that a retried send enqueues nothing. Written in the insert's own
+//   transaction; pruned by the deduplicated sends themselves (SqliteQueue::PruneDedup), so
+//   it holds about one deduplication window of such sends. Version 3 added it.
 // queues: per-queue settings (as the last opener configured them, for tools) and the
 //   persistent counters that QueueStats reports.
 //
@@ -18,7 +22,7 @@
 
 namespace thumbpipe::queue {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 inline constexpr const char* kSchemaSql = R"sql(
 CREATE TABLE IF NOT EXISTS queues(
@@ -55,9 +59,19 @@ CREATE TABLE IF NOT EXISTS messages(
 CREATE INDEX IF NOT EXISTS messages_receive ON messages(queue, dead, visible_at);
 -- The DLQ tools' lookups by id (dlq list --after, redrive by id).
 CREATE UNIQUE INDEX IF NOT EXISTS messages_dead_id ON messages(id) WHERE dead = 1;
+CREATE TABLE IF NOT EXISTS dedup(
+  queue TEXT NOT NULL,
+  dedup_id TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  sent_at INTEGER NOT NULL,
+  PRIMARY KEY(queue, dedup_id)
+) STRICT, WITHOUT ROWID;
+-- Pruning finds the oldest entries, and the newest one, of a queue.
+CREATE INDEX IF NOT EXISTS dedup_age ON dedup(queue, sent_at);
 )sql";
 
-// From version 1 (run before kSchemaSql, in the same transaction).
+// From version 1 (run before kSchemaSql, in the same transaction). Version 2 -> 3 only adds
+// tables, which kSchemaSql creates.
 inline constexpr const char* kMigrateFrom1Sql = R"sql(
 DROP INDEX IF EXISTS messages_age;
 DROP INDEX IF EXISTS messages_id;
