@@ -6,7 +6,8 @@
 // object row and keeps what it returns in its Outbox, in the same transaction; so the 200 the
 // server sends after Commit() already implies a durable event. The Relay (relay.h) moves
 // outbox entries to their queues afterwards and marks them done only once the queue has them
-// (at-least-once: a crash between the two sends an event twice, never zero times).
+// (a crash between the two sends the entry again, never zero times, with the same dedup id,
+// which the embedded queue drops: see relay.h).
 //
 // An outbox entry's payload is a small JSON envelope: {"v":1,"queue":"<ARN or name>",
 // "body":"<the S3 event JSON>"}.
