@@ -407,6 +407,30 @@ TEST_F(SqliteQueueTest, MigratesAVersion1File) {
   EXPECT_EQ(indexes->Text(0), "messages_dead_id messages_receive");
 }
 
+TEST_F(SqliteQueueTest, MigratesAVersion2FileToDedup) {
+  // A version-2 file: today's tables without dedup (what version 2 wrote), one message in it.
+  {
+    auto q = MustOpen(Options());
+    ASSERT_TRUE(q->Send("kept").ok());
+  }
+  {
+    auto db = Db::Open(path_.string(), Db::Sync::kNormal, 1000);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->Exec("DROP TABLE dedup; PRAGMA user_version=2;").ok());
+  }
+  auto q = MustOpen(Options());
+  ASSERT_NE(q, nullptr);
+  const std::string id = SendDedup(*q, "d", "after-migration");
+  EXPECT_EQ(SendDedup(*q, "d", "after-migration"), id);
+  EXPECT_EQ(q->Stats()->sent, 2);
+  EXPECT_EQ(DedupRows(), 1);
+  auto db = Db::Open(path_.string(), Db::Sync::kNormal, 1000);
+  ASSERT_TRUE(db.ok());
+  auto version = db->Prepare("PRAGMA user_version");
+  ASSERT_TRUE(version.ok() && *version->Step());
+  EXPECT_EQ(version->Int(0), kSchemaVersion);
+}
+
 TEST_F(SqliteQueueTest, MalformedReceiptIsInvalid) {
   auto q = MustOpen(Options());
   EXPECT_EQ(q->Remove("nonsense").code(), StatusCode::kInvalidArgument);
