@@ -9,6 +9,8 @@
 //  - Send / SendBatch: persistent publishes with publisher confirms (and `mandatory`, so a
 //    missing queue is an error, not a silent drop); a batch waits for all confirms at once.
 //    AMQP has no per-message delay: a delay > 0 is kUnsupported.
+//    No deduplication: SendEntry::dedup_id is accepted and ignored (deduplicates() is false),
+//    so a send retried after a lost confirm may be delivered twice (at-least-once).
 //  - Receive: one basic.get; if more are ready, the rest of the batch through a consumer with
 //    that prefetch (on a quorum queue each basic.get is a Raft command; a consumer is two per
 //    batch); if nothing is ready and wait > 0, a consumer with prefetch = max (basic.qos +

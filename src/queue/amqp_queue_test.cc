@@ -28,6 +28,8 @@ using std::chrono::seconds;
 using testing::ConformanceSettings;
 using testing::QueueBackend;
 using testing::QueueClockConformanceTest;
+using testing::QueueDedupClockConformanceTest;
+using testing::QueueDedupConformanceTest;
 using testing::QueueConformanceTest;
 
 std::string BrokerUrl() {
@@ -84,6 +86,11 @@ INSTANTIATE_TEST_SUITE_P(Amqp, QueueConformanceTest, ::testing::Values(AmqpBacke
                          testing::QueueBackendName);
 INSTANTIATE_TEST_SUITE_P(Amqp, QueueClockConformanceTest, ::testing::Values(AmqpBackend()),
                          testing::QueueBackendName);
+// Skipped: AMQP cannot deduplicate (deduplicates() is false; amqp_queue.h).
+INSTANTIATE_TEST_SUITE_P(Amqp, QueueDedupConformanceTest,
+                         ::testing::Values(AmqpBackend()), testing::QueueBackendName);
+INSTANTIATE_TEST_SUITE_P(Amqp, QueueDedupClockConformanceTest,
+                         ::testing::Values(AmqpBackend()), testing::QueueBackendName);
 
 class AmqpQueueTest : public ::testing::Test {
  protected:
