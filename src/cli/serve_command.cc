@@ -247,6 +247,7 @@ int RunServe(const ServeFlags& flags) {
     sqs_options.credentials = credentials;
     sqs_options.public_url = cfg.server.public_url;
     sqs_options.max_long_polls = cfg.server.sqs_max_long_polls;
+    sqs_options.registry = &metrics::DefaultRegistry();
     sqs_service = std::make_unique<server::SqsService>(*sqs_queues, sqs_options, clock);
     s3_options.sqs = sqs_service.get();
   }

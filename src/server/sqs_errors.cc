@@ -87,4 +87,26 @@ std::string QueryErrorHeader(const Error& error) {
   return error.query_code + (error.sender ? ";Sender" : ";Receiver");
 }
 
+Error ErrorFromJsonResponse(int status, std::string_view query_error_header, std::string_view body) {
+  Error e;
+  e.status = status;
+  e.sender = status < 500;
+  const nlohmann::json j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) {
+    e.code = e.query_code = "InternalFailure";
+    e.message = std::string(body.substr(0, 256));
+    return e;
+  }
+  std::string type = j.value("__type", "");
+  if (const size_t hash = type.rfind('#'); hash != std::string::npos) type = type.substr(hash + 1);
+  e.code = type;
+  e.message = j.contains("message") ? j.value("message", "") : j.value("Message", "");
+  e.query_code = type;
+  if (const size_t semi = query_error_header.find(';'); semi != std::string_view::npos) {
+    e.query_code = std::string(query_error_header.substr(0, semi));
+    e.sender = query_error_header.substr(semi + 1) == "Sender";
+  }
+  return e;
+}
+
 }  // namespace thumbpipe::sqs

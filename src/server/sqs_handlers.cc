@@ -115,10 +115,13 @@ std::string SqsQueueArn(std::string_view region, std::string_view name) {
   return events::EmbeddedQueueArn(region, name);
 }
 
-SqsReply HandleSqsAction(SqsContext& ctx, std::string_view action, const nlohmann::json& request) {
+namespace {
+
+using Handler = nlohmann::json (*)(SqsContext&, const nlohmann::json&);
+
+const std::map<std::string, Handler, std::less<>>& Handlers() {
   using namespace sqs_internal;
-  using Handler = nlohmann::json (*)(SqsContext&, const nlohmann::json&);
-  static const std::map<std::string, Handler, std::less<>> kHandlers = {
+  static const auto* handlers = new std::map<std::string, Handler, std::less<>>{
       {"CreateQueue", CreateQueue},
       {"GetQueueUrl", GetQueueUrl},
       {"ListQueues", ListQueues},
@@ -136,8 +139,17 @@ SqsReply HandleSqsAction(SqsContext& ctx, std::string_view action, const nlohman
       {"ChangeMessageVisibility", ChangeMessageVisibility},
       {"ChangeMessageVisibilityBatch", ChangeMessageVisibilityBatch},
   };
-  auto it = kHandlers.find(action);
-  if (it == kHandlers.end()) {
+  return *handlers;
+}
+
+}  // namespace
+
+bool IsSqsAction(std::string_view action) { return Handlers().contains(action); }
+
+SqsReply HandleSqsAction(SqsContext& ctx, std::string_view action, const nlohmann::json& request) {
+  using namespace sqs_internal;
+  auto it = Handlers().find(action);
+  if (it == Handlers().end()) {
     return sqs::MakeError("InvalidAction", "The action " + std::string(action) + " is not valid for this endpoint.");
   }
   if (!request.is_object()) return sqs::MakeError("SerializationException", "The request body must be a JSON object.");

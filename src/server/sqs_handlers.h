@@ -83,6 +83,9 @@ using SqsReply = std::variant<nlohmann::json, sqs::Error>;
 // input of any shape is an SQS error, never an exception.
 SqsReply HandleSqsAction(SqsContext& ctx, std::string_view action, const nlohmann::json& request);
 
+// Whether `action` is one HandleSqsAction runs.
+bool IsSqsAction(std::string_view action);
+
 // The ARN of queue `name` (events::EmbeddedQueueArn: account kSqsAccountId).
 std::string SqsQueueArn(std::string_view region, std::string_view name);
 

@@ -117,6 +117,13 @@ HttpResponse SqsExchange::Finish(HttpResponse r) {
   r.Set("x-amzn-RequestId", request_id_);
   r.Set("Date", HttpDate(service_.clock().Now()));
   r.Set("Server", "thumbpipe");
+  if (metrics::Registry* registry = service_.options().registry) {
+    // Known actions only as labels: a client cannot grow the registry with made-up names.
+    const std::string action = IsSqsAction(action_) ? action_ : "unknown";
+    registry->GetCounter("thumbpipe_sqs_requests_total", "SQS API requests by action and status",
+                         {{"action", action}, {"status", std::to_string(r.status)}})
+        .Inc();
+  }
   const nlohmann::json fields = {{"request_id", request_id_}, {"api", "sqs"}, {"action", action_}, {"status", r.status}};
   if (r.status >= 500) {
     LogWarn("request failed", fields);

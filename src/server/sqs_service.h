@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "config/config.h"
 #include "server/auth.h"
 #include "server/http_types.h"
@@ -36,6 +37,8 @@ struct SqsServiceOptions {
   uint64_t max_body_bytes = 4 << 20;
   // ReceiveMessage calls that may long-poll at once (each holds an HTTP worker thread).
   int max_long_polls = 4;
+  // Counts every answer as thumbpipe_sqs_requests_total{action,status} (not owned); null: none.
+  metrics::Registry* registry = nullptr;
 };
 
 // Whether `head` is an SQS request: an X-Amz-Target of AmazonSQS, a SigV4 credential scope

@@ -71,4 +71,10 @@ std::string JsonErrorBody(const Error& error);
 // The x-amzn-query-error header value: "<query_code>;Sender|Receiver".
 std::string QueryErrorHeader(const Error& error);
 
+// The inverse, for clients: the error of a JSON-protocol answer with HTTP `status`. The code
+// is __type's part after '#' (SDKs also accept a bare name), query_code and the fault come
+// from `query_error_header` when it is there ("" if absent), the message from "message" or
+// "Message". A body that is not JSON gives code "InternalFailure" with the raw text (cut).
+Error ErrorFromJsonResponse(int status, std::string_view query_error_header, std::string_view body);
+
 }  // namespace thumbpipe::sqs

@@ -13,6 +13,7 @@ import struct
 import sys
 import threading
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from serve_harness import Server  # noqa: E402
@@ -255,6 +256,10 @@ class SqsBoto3(unittest.TestCase):
         m = self.sqs.receive_message(QueueUrl=pipeline, WaitTimeSeconds=20)["Messages"][0]
         self.assertEqual(json.loads(m["Body"])["Records"][0]["s3"]["object"]["key"], "uploads/cat.jpg")
         self.sqs.delete_message(QueueUrl=pipeline, ReceiptHandle=m["ReceiptHandle"])
+        # /metrics on the same port counts the SQS answers by action.
+        with urllib.request.urlopen(self.server.endpoint + "/metrics", timeout=30) as r:
+            metrics = r.read().decode()
+        self.assertRegex(metrics, r'thumbpipe_sqs_requests_total\{[^}]*action="ReceiveMessage"')
 
 
 if __name__ == "__main__":

@@ -136,6 +136,13 @@ TEST(SqsErrors, BothProtocols) {
               HasSubstr("<Error><Type>Sender</Type><Code>AWS.SimpleQueueService.NonExistentQueue</Code>"));
   EXPECT_EQ(QueryErrorHeader(MakeError("InternalFailure")), "InternalFailure;Receiver");
   EXPECT_EQ(MakeError("TooManyEntriesInBatchRequest").query_code, "AWS.SimpleQueueService.TooManyEntriesInBatchRequest");
+  // A client reads both back.
+  const Error back = ErrorFromJsonResponse(400, QueryErrorHeader(e), JsonErrorBody(e));
+  EXPECT_EQ(back.code, "QueueDoesNotExist");
+  EXPECT_EQ(back.query_code, "AWS.SimpleQueueService.NonExistentQueue");
+  EXPECT_TRUE(back.sender);
+  EXPECT_EQ(back.message, e.message);
+  EXPECT_EQ(ErrorFromJsonResponse(503, "", "<html>").code, "InternalFailure");
   // Invalid UTF-8 in a message (quoting the client) is replaced, never thrown.
   EXPECT_THAT(JsonErrorBody(MakeError("InvalidParameterValue", "bad \xff")), HasSubstr("bad "));
 }
