@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "common/logging.h"
 #include "events/notifier.h"
 #include "server/sqs_params.h"
 
@@ -160,6 +161,9 @@ SqsReply HandleSqsAction(SqsContext& ctx, std::string_view action, const nlohman
   } catch (const nlohmann::json::exception& e) {
     // A shape the readers above did not foresee: the client's fault, said plainly.
     return sqs::MakeError("InvalidParameterValue", std::string("Malformed request: ") + e.what());
+  } catch (const std::exception& e) {
+    LogError("sqs action failed", {{"action", action}, {"cause", e.what()}});
+    return sqs::MakeError("InternalFailure");
   }
 }
 
@@ -167,30 +171,78 @@ MoveTasks::~MoveTasks() {
   std::vector<std::thread> threads;
   {
     std::scoped_lock lock(mu_);
+    stopping_ = true;
     threads.swap(threads_);
   }
-  for (std::thread& t : threads) t.join();
+  stop_cv_.notify_all();
+  for (std::thread& t : threads) {
+    if (t.joinable()) t.join();
+  }
 }
 
-bool MoveTasks::Start(Task task, std::function<Result<int64_t>()> run) {
+bool MoveTasks::Start(Task task, std::shared_ptr<queue::Queue> queue) {
   std::scoped_lock lock(mu_);
   for (const auto& t : tasks_) {
     if (t->source_arn == task.source_arn && t->status == "RUNNING") return false;
   }
+  // Reap what has finished, so that tasks started again and again use bounded memory: a
+  // task no longer RUNNING has set its status under mu_ and will not take it again, so its
+  // thread is exiting and the join is short. The oldest finished tasks are forgotten.
+  for (size_t i = 0; i < tasks_.size();) {
+    const bool finished = tasks_[i]->status != "RUNNING";
+    if (finished && threads_[i].joinable()) threads_[i].join();
+    if (finished && tasks_.size() > kMaxKept) {
+      tasks_.erase(tasks_.begin() + static_cast<std::ptrdiff_t>(i));
+      threads_.erase(threads_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
   auto shared = std::make_shared<Task>(std::move(task));
   tasks_.push_back(shared);
-  threads_.emplace_back([this, shared, run = std::move(run)] {
-    Result<int64_t> moved = run();
-    std::scoped_lock done(mu_);
-    if (moved.ok()) {
-      shared->moved = *moved;
-      shared->status = "COMPLETED";
-    } else {
-      shared->status = "FAILED";
-      shared->failure = moved.status().message();
-    }
-  });
+  threads_.emplace_back([this, shared, queue = std::move(queue)] { Run(shared, queue); });
   return true;
+}
+
+void MoveTasks::Run(const std::shared_ptr<Task>& task, const std::shared_ptr<queue::Queue>& queue) {
+  // Steps of List + Redrive by id (rather than one rate-limited Redrive of everything), so
+  // that a stop is noticed between steps and the count moves as the task goes.
+  const int step = task->per_second > 0 ? static_cast<int>(task->per_second) : 500;
+  int64_t moved = 0;
+  Status failure = Status::Ok();
+  for (;;) {
+    {
+      std::scoped_lock lock(mu_);
+      if (stopping_ || (task->to_move > 0 && moved >= task->to_move)) break;
+    }
+    const int64_t want = task->to_move > 0 ? std::min<int64_t>(step, task->to_move - moved) : step;
+    Result<std::vector<queue::DeadMessage>> dead = queue->dead_letters().List(static_cast<int>(want));
+    if (!dead.ok()) {
+      failure = dead.status();
+      break;
+    }
+    if (dead->empty()) break;
+    std::vector<std::string> ids;
+    for (const queue::DeadMessage& d : *dead) ids.push_back(d.id);
+    Result<int64_t> n = queue->dead_letters().Redrive(ids, 0);
+    if (!n.ok()) {
+      failure = n.status();
+      break;
+    }
+    moved += *n;
+    std::unique_lock lock(mu_);
+    task->moved = moved;
+    if (*n == 0) break;  // nothing moved (someone else redrove them): do not spin
+    if (task->per_second > 0) stop_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; });
+  }
+  std::scoped_lock lock(mu_);
+  task->moved = moved;
+  if (!failure.ok()) {
+    task->status = "FAILED";
+    task->failure = failure.message();
+  } else {
+    task->status = stopping_ ? "CANCELLED" : "COMPLETED";
+  }
 }
 
 std::vector<MoveTasks::Task> MoveTasks::List(std::string_view source_arn) const {

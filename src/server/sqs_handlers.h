@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -41,8 +42,10 @@ class LongPollGate {
   std::atomic<int> waiting_{0};
 };
 
-// StartMessageMoveTask's tasks: each redrive runs on a thread of its own (it may be rate
-// limited), and ListMessageMoveTasks reports them. Joined on destruction.
+// StartMessageMoveTask's tasks: each redrive runs on a thread of its own, moving the dead
+// messages there were at its start back to their queue in steps of per_second messages a
+// second (500 at once when unlimited); ListMessageMoveTasks reports them. Destruction
+// cancels what still runs (between steps) and joins.
 class MoveTasks {
  public:
   struct Task {
@@ -50,20 +53,27 @@ class MoveTasks {
     double per_second = 0;
     int64_t started_ms = 0;
     int64_t to_move = 0;
-    std::string status = "RUNNING";  // RUNNING, COMPLETED, FAILED
+    std::string status = "RUNNING";  // RUNNING, COMPLETED, FAILED, CANCELLED
     int64_t moved = 0;
     std::string failure;
   };
+  MoveTasks() = default;
+  MoveTasks(const MoveTasks&) = delete;
+  MoveTasks& operator=(const MoveTasks&) = delete;
   ~MoveTasks();
-  // Starts `run` (returns how many it moved) unless a task of `source_arn` is running
-  // (then false).
-  bool Start(Task task, std::function<Result<int64_t>()> run);
+  // Starts moving the dead messages of `queue` back (task.to_move of them at most) unless a
+  // task of task.source_arn is running (then false).
+  bool Start(Task task, std::shared_ptr<queue::Queue> queue);
   std::vector<Task> List(std::string_view source_arn) const;
 
  private:
-  mutable std::mutex mu_;  // protects tasks_ and threads_
+  static constexpr size_t kMaxKept = 100;  // finished tasks ListMessageMoveTasks still reports
+  mutable std::mutex mu_;  // protects tasks_ and threads_ (threads_[i] runs tasks_[i])
   std::vector<std::shared_ptr<Task>> tasks_;
   std::vector<std::thread> threads_;
+  bool stopping_ = false;  // protected by mu_
+  std::condition_variable stop_cv_;
+  void Run(const std::shared_ptr<Task>& task, const std::shared_ptr<queue::Queue>& queue);
 };
 
 struct SqsContext {

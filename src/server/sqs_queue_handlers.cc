@@ -282,12 +282,8 @@ json StartMessageMoveTask(SqsContext& ctx, const json& req) {
   task.per_second = static_cast<double>(rate.value_or(0));
   task.started_ms = std::chrono::duration_cast<std::chrono::milliseconds>(ctx.clock.Now().time_since_epoch()).count();
   task.to_move = stats.ok() ? stats->dead : 0;
-  std::shared_ptr<queue::Queue> held = q.entry->queue;  // alive until the task ends
-  const double per_second = task.per_second;
   const std::string handle = task.handle;
-  if (!ctx.tasks.Start(std::move(task), [held, per_second]() -> Result<int64_t> {
-        return held->dead_letters().Redrive({}, per_second);
-      })) {
+  if (!ctx.tasks.Start(std::move(task), q.entry->queue)) {  // the task holds the queue until it ends
     Reject("UnsupportedOperation", "A message move task is already running on " + source + ".");
   }
   return {{"TaskHandle", handle}};
