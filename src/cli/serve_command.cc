@@ -28,6 +28,8 @@
 #include "server/credentials_file.h"
 #include "server/http_server.h"
 #include "server/s3_service.h"
+#include "server/sqs_service.h"
+#include "queue/queue_factory.h"
 #include "store/store_factory.h"
 
 namespace thumbpipe::cli {
@@ -112,6 +114,10 @@ void PrintStartup(const config::Config& cfg, const std::string& endpoint,
       << ")\n"
       << "  events:       every upload to s3://" << bucket << "/" << cfg.trigger.prefix
       << " raises an S3 event on the queue (thumbpipe queue receive --json)\n";
+  if (cfg.queue.url.starts_with("sqlite://")) {
+    out << "  sqs api:      " << endpoint << "/000000000000/" << queue_name << " (aws --endpoint-url " << endpoint
+        << " sqs receive-message --queue-url ...; docs/sqs-api.md)\n";
+  }
   std::cout << out.str() << std::flush;
 }
 
@@ -221,6 +227,30 @@ int RunServe(const ServeFlags& flags) {
                                         Result<queue::QueueStats> stats = queue->Stats();
                                         return stats.ok() ? Status::Ok() : stats.status();
                                       }};
+  // The SQS API over the embedded queue, on the same port (sqlite:// queues only).
+  std::unique_ptr<server::SqsQueues> sqs_queues;
+  std::unique_ptr<server::SqsService> sqs_service;
+  if (cfg.queue.url.starts_with("sqlite://")) {
+    auto sqlite = queue::SqliteSettingsOf(cfg.queue.url, ConfiguredQueueSettings(cfg));
+    if (!sqlite.ok()) return ReportStartupError(sqlite.status());
+    server::SqsQueuesOptions queues_options;
+    queues_options.defaults = *sqlite;
+    queues_options.registry_file = sqlite->path.string() + ".sqs.json";
+    queues_options.max_queues = cfg.server.sqs_max_queues;
+    server::SqsQueueSettings pipeline_settings;
+    pipeline_settings.queue = *sqlite;
+    auto opened_queues = server::SqsQueues::Open(queues_options, queue.get(), pipeline_settings);
+    if (!opened_queues.ok()) return ReportStartupError(opened_queues.status());
+    sqs_queues = std::move(opened_queues).value();
+    server::SqsServiceOptions sqs_options;
+    sqs_options.region = cfg.server.region;
+    sqs_options.credentials = credentials;
+    sqs_options.public_url = cfg.server.public_url;
+    sqs_options.max_long_polls = cfg.server.sqs_max_long_polls;
+    sqs_options.registry = &metrics::DefaultRegistry();
+    sqs_service = std::make_unique<server::SqsService>(*sqs_queues, sqs_options, clock);
+    s3_options.sqs = sqs_service.get();
+  }
   server::S3Service service(*store, &notifications, s3_options, clock);
 
   server::HttpServerOptions http;

@@ -26,7 +26,7 @@ Result<std::unique_ptr<image::Engine>> MakeEngine(const config::Config& config, 
   return image::Engine::Create(options);
 }
 
-Result<std::unique_ptr<queue::Queue>> OpenConfiguredQueue(const config::Config& config) {
+queue::SqliteQueueOptions ConfiguredQueueSettings(const config::Config& config) {
   const config::QueueConfig& q = config.queue;
   queue::SqliteQueueOptions settings;
   settings.visibility_timeout = q.visibility_timeout;
@@ -36,7 +36,11 @@ Result<std::unique_ptr<queue::Queue>> OpenConfiguredQueue(const config::Config& 
   settings.delay = q.delay;
   settings.max_message_bytes = q.max_message_bytes;
   settings.durable_sends = q.durability == config::Durability::kFull;
-  return queue::OpenQueue(q.url, settings);
+  return settings;
+}
+
+Result<std::unique_ptr<queue::Queue>> OpenConfiguredQueue(const config::Config& config) {
+  return queue::OpenQueue(config.queue.url, ConfiguredQueueSettings(config));
 }
 
 sigset_t BlockStopSignals() {

@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "image/engine.h"
 #include "queue/queue.h"
+#include "queue/sqlite_queue.h"
 
 namespace thumbpipe::cli {
 
@@ -21,6 +22,8 @@ Result<config::Config> LoadConfigAndLogging(const std::string& config_path);
 // An engine for `parallel_jobs` images at once: libvips gets the remaining cores per job.
 Result<std::unique_ptr<image::Engine>> MakeEngine(const config::Config& config, int parallel_jobs);
 
+// The settings of [queue] (visibility, receive count, retention, ...), without url.
+queue::SqliteQueueOptions ConfiguredQueueSettings(const config::Config& config);
 // The queue of [queue]: queue.url with the section's settings.
 Result<std::unique_ptr<queue::Queue>> OpenConfiguredQueue(const config::Config& config);
 

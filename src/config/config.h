@@ -52,6 +52,11 @@ struct ServerConfig {
   std::string region = "us-east-1";                    // the region SigV4 signatures must name
   std::string public_url;                              // base URL clients see; "" = http://{listen}
   std::vector<std::string> cors_allowed_origins;       // Origin values allowed by CORS; "*" = any
+  // The SQS API (sqlite:// queues only; docs/sqs-api.md): ReceiveMessage calls that may
+  // long-poll at once, each holding one of the server's 8 worker threads (past it a receive
+  // answers at once), and how many queues CreateQueue may make.
+  int sqs_max_long_polls = 4;
+  int sqs_max_queues = 100;
 };
 
 // What a credential may do in the buckets it names.

@@ -54,6 +54,8 @@ worker_threads = 32
 region = "eu-west-1"
 public_url = "https://img.example.com"
 cors_allowed_origins = ["https://app.example.com", "*"]
+sqs_max_long_polls = 2
+sqs_max_queues = 10
 
 [store]
 url = "s3://photos?endpoint=http://127.0.0.1:9000&region=us-east-1&path_style=true"
@@ -245,6 +247,7 @@ TEST(ConfigFileTest, FullExampleSetsEveryKey) {
   EXPECT_EQ(c.server.listen, "[::1]:9100");
   EXPECT_EQ(c.server.idle_timeout, 2min);
   EXPECT_THAT(c.server.cors_allowed_origins, ElementsAre("https://app.example.com", "*"));
+  EXPECT_EQ(c.server.sqs_max_long_polls, 2);
   EXPECT_EQ(c.queue.durability, Durability::kNormal);
   EXPECT_EQ(c.queue.retention, 48h);
   EXPECT_EQ(c.worker.heartbeat, 1min);

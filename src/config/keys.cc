@@ -275,6 +275,8 @@ const KeySpec<Config> kConfigKeys[] = {
                                                   CheckString<CheckPublicUrl>),
     C<&Config::server, &ServerConfig::cors_allowed_origins>("server", "cors_allowed_origins", {},
                                                             CheckList<CheckOrigins>),
+    C<&Config::server, &ServerConfig::sqs_max_long_polls>("server", "sqs_max_long_polls", {0, 64}),
+    C<&Config::server, &ServerConfig::sqs_max_queues>("server", "sqs_max_queues", {0, 10'000}),
     C<&Config::store, &StoreConfig::url>("store", "url", {}, CheckString<CheckStoreUrl>),
     C<&Config::trigger, &TriggerConfig::bucket>("trigger", "bucket", {},
                                                 CheckString<CheckBucketName>),

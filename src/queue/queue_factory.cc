@@ -7,7 +7,7 @@
 
 namespace thumbpipe::queue {
 
-Result<std::unique_ptr<Queue>> OpenQueue(std::string_view url, SqliteQueueOptions settings) {
+Result<SqliteQueueOptions> SqliteSettingsOf(std::string_view url, SqliteQueueOptions settings) {
   constexpr std::string_view kSqlite = "sqlite://";
   if (url.starts_with(kSqlite)) {
     std::string_view rest = url.substr(kSqlite.size());
@@ -30,7 +30,16 @@ Result<std::unique_ptr<Queue>> OpenQueue(std::string_view url, SqliteQueueOption
     std::error_code ec;
     if (settings.path.has_parent_path()) std::filesystem::create_directories(settings.path.parent_path(), ec);
     if (ec) return Status::IOError("cannot create " + settings.path.parent_path().string() + ": " + ec.message());
-    return OpenSqliteQueue(settings);
+    return settings;
+  }
+  return Status::InvalidArgument("queue url \"" + std::string(url.substr(0, url.find("://"))) +
+                                 "://...\" is not a sqlite:// URL");
+}
+
+Result<std::unique_ptr<Queue>> OpenQueue(std::string_view url, SqliteQueueOptions settings) {
+  if (url.starts_with("sqlite://")) {
+    THUMBPIPE_ASSIGN_OR_RETURN(SqliteQueueOptions sqlite, SqliteSettingsOf(url, std::move(settings)));
+    return OpenSqliteQueue(sqlite);
   }
   if (url.starts_with("amqp://") || url.starts_with("amqps://")) {
     THUMBPIPE_ASSIGN_OR_RETURN(AmqpEndpoint endpoint, ParseAmqpUrl(url));

@@ -21,4 +21,8 @@ namespace thumbpipe::queue {
 // malformed URL.
 Result<std::unique_ptr<Queue>> OpenQueue(std::string_view url, SqliteQueueOptions settings);
 
+// For a sqlite:// URL: `settings` with the file and queue name the URL names (the file's
+// folder is created). kInvalidArgument for another scheme or a malformed URL.
+Result<SqliteQueueOptions> SqliteSettingsOf(std::string_view url, SqliteQueueOptions settings);
+
 }  // namespace thumbpipe::queue

@@ -94,6 +94,21 @@ std::optional<S3Error> Authenticator::Authenticate(const HttpRequestHead& head, 
   return MakeS3Error("InvalidAccessKeyId");
 }
 
+sigv4::AuthResult<const config::Credential*> Authenticator::VerifyService(const sigv4::Request& request,
+                                                                          std::string_view service) const {
+  sigv4::AuthResult<sigv4::VerifiedRequest> verified = verifier_.Verify(request, service);
+  if (!verified.ok()) {
+    if (!verified.status().log_detail().empty()) {
+      LogDebug("signature mismatch", {{"service", service}, {"detail", verified.status().log_detail()}});
+    }
+    return std::move(verified).status();
+  }
+  for (const config::Credential& c : credentials_) {
+    if (c.access_key == verified->access_key) return &c;
+  }
+  return sigv4::AuthStatus(sigv4::S3Error::kInvalidAccessKeyId, "The access key is not configured.");
+}
+
 bool Authenticator::MayUseBucket(const config::Credential& credential, std::string_view bucket) {
   return std::any_of(credential.buckets.begin(), credential.buckets.end(),
                      [&](const std::string& b) { return b == "*" || b == bucket; });

@@ -1,4 +1,4 @@
-// Authentication and authorization of S3 requests: SigV4 through the sigv4 room's Verifier
+// Authentication and authorization of S3 requests (and, with VerifyService, SQS ones): SigV4 through the sigv4 room's Verifier
 // (header and presigned), then the key's policy from [[credentials]]: which buckets it may
 // use, read-only / write-only / read-write, and admin for bucket configuration.
 // Anonymous requests are AccessDenied. Thread-safe (immutable after construction).
@@ -39,6 +39,11 @@ class Authenticator {
 
   // Verifies the signature; the error is the S3 error to answer with.
   std::optional<S3Error> Authenticate(const HttpRequestHead& head, const Route& route, Principal* out) const;
+
+  // Verifies a request of another service signed with the same keys (the SQS API: "sqs");
+  // returns the key that signed it, or the verifier's error.
+  sigv4::AuthResult<const config::Credential*> VerifyService(const sigv4::Request& request,
+                                                             std::string_view service) const;
 
   // AccessDenied unless `credential` may do `op` on `bucket`.
   static std::optional<S3Error> Authorize(const config::Credential& credential, Operation op,

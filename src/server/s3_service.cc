@@ -7,6 +7,7 @@
 #include "server/s3_format.h"
 #include "server/s3_handlers.h"
 #include "server/s3_xml.h"
+#include "server/sqs_service.h"
 
 namespace thumbpipe::server {
 namespace {
@@ -233,6 +234,7 @@ std::string S3Service::NextRequestId() {
 
 std::unique_ptr<Exchange> S3Service::NewExchange(HttpRequestHead head) {
   if (options_.ops && IsOpsRequest(head)) return NewOpsExchange(*options_.ops, std::move(head));
+  if (options_.sqs != nullptr && IsSqsRequest(head)) return options_.sqs->NewExchange(std::move(head));
   return std::make_unique<S3Exchange>(*this, std::move(head));
 }
 

@@ -27,6 +27,8 @@ class Notifications;
 
 namespace thumbpipe::server {
 
+class SqsService;
+
 struct S3ServiceOptions {
   std::string region = "us-east-1";
   uint64_t max_body_bytes = 5ull << 30;  // largest object in one PUT or part
@@ -36,6 +38,9 @@ struct S3ServiceOptions {
   // GET /metrics, /healthz, /readyz on the same port (ops_endpoints.h); unset: none, and no
   // request counting. With a registry, every S3 response is counted by operation and status.
   std::optional<OpsOptions> ops;
+  // The SQS API on the same port (not owned; must outlive the service): requests that
+  // IsSqsRequest recognises go to it. Null: none.
+  SqsService* sqs = nullptr;
 };
 
 class S3Service final : public HttpHandler {

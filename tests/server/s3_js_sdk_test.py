@@ -14,29 +14,16 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from serve_harness import Server  # noqa: E402
+import npm_sdk  # noqa: E402
 
 THUMBPIPE = sys.argv.pop(1)
 NPM_PREFIX = sys.argv.pop(1)
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def install_sdk():
-    """Returns None when installed, or the reason it could not be."""
-    if os.path.isdir(os.path.join(NPM_PREFIX, "node_modules", "@aws-sdk", "client-s3")):
-        return None
-    if not shutil.which("npm"):
-        return "npm is not installed"
-    os.makedirs(NPM_PREFIX, exist_ok=True)
-    out = subprocess.run(["npm", "install", "--prefix", NPM_PREFIX, "--no-audit", "--no-fund",
-                          "@aws-sdk/client-s3"], capture_output=True, text=True, timeout=900)
-    if out.returncode != 0:
-        return "npm install @aws-sdk/client-s3 failed (registry unreachable?): " + out.stderr[-500:]
-    return None
-
-
 class JsSdk(unittest.TestCase):
     def test_js_sdk(self):
-        reason = install_sdk()
+        reason = npm_sdk.install(NPM_PREFIX, "@aws-sdk/client-s3")
         if reason:
             self.skipTest(reason)
         server = Server(THUMBPIPE)

@@ -37,6 +37,16 @@ class Server:
             f.write(f'data_dir = "{self.data_dir}"\n[log]\nlevel = "warn"\n{extra_config}\n')
         self.port_file = os.path.join(self.tmp.name, "port")
         self.log = open(os.path.join(self.tmp.name, "serve.log"), "w+")
+        self.workers = workers
+        self._start()
+        self.credentials_file = os.path.join(self.data_dir, "credentials")
+        # A (key, secret) pair from the config, or the key serve generated on first start.
+        self.access_key, self.secret_key = credentials or self._read_credentials()
+
+    def _start(self):
+        thumbpipe, workers = self.thumbpipe, self.workers
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)
         self.proc = subprocess.Popen(
             [thumbpipe, "serve", "--config", self.config, "--listen", "127.0.0.1:0",
              "--port-file", self.port_file, "--workers", str(workers)],
@@ -47,9 +57,13 @@ class Server:
         with open(self.port_file) as f:
             self.port = int(f.read().strip())
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.credentials_file = os.path.join(self.data_dir, "credentials")
-        # A (key, secret) pair from the config, or the key serve generated on first start.
-        self.access_key, self.secret_key = credentials or self._read_credentials()
+
+    def restart(self):
+        """Stops serve with SIGTERM and starts it again on the same data directory (a new port)."""
+        self.proc.send_signal(signal.SIGTERM)
+        if self.proc.wait(timeout=60) != 0:
+            raise AssertionError("serve did not exit cleanly:\n" + self.output())
+        self._start()
 
     def env(self):
         env = dict(os.environ)

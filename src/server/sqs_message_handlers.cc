@@ -1,0 +1,277 @@
+// The message-level SQS actions: send, receive, delete, change visibility (and batches).
+#include <chrono>
+
+#include "queue/message_rules.h"
+#include "server/sqs_params.h"
+
+namespace thumbpipe::server::sqs_internal {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kMaxVisibilitySeconds = 43200;
+constexpr uint64_t kMaxBatchBytes = 1 << 20;  // SendMessageBatch's payload limit
+// Receipts of messages shown from a dead-letter side (ReceiveMessage there only looks).
+constexpr std::string_view kPeekReceiptPrefix = "dlq-peek.";
+
+int64_t EpochMs(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+// The queue a message action may change: not a dead-letter side, whose messages move only
+// by redrive (StartMessageMoveTask) or purge.
+std::shared_ptr<queue::Queue> LiveQueue(SqsContext& ctx, const json& req) {
+  const ResolvedQueue q = QueueOf(ctx, req);
+  if (q.dead_letters) {
+    Reject("UnsupportedOperation", "The dead-letter queue " + q.name +
+                                       " is the dead side of " + q.entry->settings.queue.name +
+                                       ": its messages move by StartMessageMoveTask or PurgeQueue only.");
+  }
+  return q.entry->queue;
+}
+
+// A queue error on a message as the SQS error it is.
+sqs::Error MessageError(const Status& st) {
+  if (st.code() == StatusCode::kInvalidArgument) {
+    if (st.message().find("character") != std::string::npos) {
+      return sqs::MakeError("InvalidMessageContents", "Invalid characters found. " + st.message());
+    }
+    return sqs::MakeError("InvalidParameterValue", st.message());
+  }
+  return sqs::MakeError("InternalFailure", "The queue failed: try again.");
+}
+
+// One message to send, from SendMessage's request or a SendMessageBatch entry.
+queue::SendEntry ReadSendEntry(const json& req) {
+  queue::SendEntry entry;
+  auto body = req.find("MessageBody");
+  if (body == req.end() || !body->is_string() || body->get_ref<const std::string&>().empty()) {
+    Reject("MissingParameter", "The request must contain the parameter MessageBody.");
+  }
+  entry.body = body->get<std::string>();
+  if (std::optional<int64_t> delay = OptInt(req, "DelaySeconds", 0, 900)) entry.delay = std::chrono::seconds(*delay);
+  Result<queue::Attributes> attributes = sqs::AttributesFromJson(req.value("MessageAttributes", json()));
+  if (!attributes.ok()) Reject("InvalidParameterValue", attributes.status().message());
+  entry.attributes = std::move(attributes).value();
+  return entry;
+}
+
+json SentResult(const queue::SendEntry& entry, const std::string& id) {
+  json r = {{"MessageId", id}, {"MD5OfMessageBody", sqs::Md5OfBody(entry.body)}};
+  if (!entry.attributes.empty()) r["MD5OfMessageAttributes"] = sqs::Md5OfAttributes(entry.attributes);
+  return r;
+}
+
+// Which system attributes to return (AttributeNames and MessageSystemAttributeNames).
+bool Wants(const json& names, std::string_view name) {
+  for (const json& n : names) {
+    const std::string& s = n.get_ref<const std::string&>();
+    if (s == "All" || s == name) return true;
+  }
+  return false;
+}
+
+json MessageJson(const json& system_names, const json& attribute_names, const std::string& id,
+                 const std::string& receipt, const std::string& body, const queue::Attributes& attributes,
+                 json system) {
+  json m = {{"MessageId", id}, {"ReceiptHandle", receipt}, {"MD5OfBody", sqs::Md5OfBody(body)}, {"Body", body}};
+  json picked = json::object();
+  for (const auto& [name, value] : system.items()) {
+    if (Wants(system_names, name)) picked[name] = value;
+  }
+  if (!picked.empty()) m["Attributes"] = std::move(picked);
+  const json shown = sqs::AttributesToJson(attributes, attribute_names);
+  if (!shown.empty()) {
+    // The digest covers the attributes returned, which the client checks it against.
+    Result<queue::Attributes> returned = sqs::AttributesFromJson(shown);
+    if (returned.ok()) m["MD5OfMessageAttributes"] = sqs::Md5OfAttributes(*returned);
+    m["MessageAttributes"] = shown;
+  }
+  return m;
+}
+
+// ReceiveMessage on a dead-letter side: the oldest dead messages, shown, not received.
+json PeekDead(SqsContext& ctx, const ResolvedQueue& q, int max, const json& system_names, const json& attribute_names) {
+  Result<std::vector<queue::DeadMessage>> dead = q.entry->queue->dead_letters().List(max);
+  if (!dead.ok()) Reject("InternalFailure", "The dead-letter queue could not be read.");
+  json messages = json::array();
+  const std::string source = SqsQueueArn(ctx.region, q.entry->settings.queue.name);
+  for (const queue::DeadMessage& d : *dead) {
+    json system = {{"ApproximateReceiveCount", std::to_string(d.receive_count)},
+                   {"SentTimestamp", std::to_string(EpochMs(d.sent_at))},
+                   {"DeadLetterQueueSourceArn", source}};
+    messages.push_back(MessageJson(system_names, attribute_names, d.id, std::string(kPeekReceiptPrefix) + d.id, d.body,
+                                   d.attributes, std::move(system)));
+  }
+  if (messages.empty()) return json::object();
+  return {{"Messages", messages}};
+}
+
+// A receipt error of Remove / ChangeVisibility as SQS answers it; ok = nullopt.
+std::optional<sqs::Error> ReceiptError(const Status& st, bool removing) {
+  if (st.ok()) return std::nullopt;
+  switch (st.code()) {
+    case StatusCode::kInvalidArgument:
+      if (st.message().find("receipt") != std::string::npos) {
+        return sqs::MakeError("ReceiptHandleIsInvalid", "The input receipt handle is invalid.");
+      }
+      return sqs::MakeError("InvalidParameterValue", st.message());
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kNotFound:
+      // SQS: deleting with an old receipt or a deleted message's receipt succeeds (the message
+      // may stay); changing the visibility of a message not in flight is an error.
+      if (removing) return std::nullopt;
+      return sqs::MakeError("MessageNotInflight");
+    default:
+      return sqs::MakeError("InternalFailure", "The queue failed: try again.");
+  }
+}
+
+void CheckReceipt(const std::string& receipt) {
+  if (receipt.starts_with(kPeekReceiptPrefix)) {
+    Reject("UnsupportedOperation",
+           "This receipt comes from a dead-letter queue, whose messages move by StartMessageMoveTask or PurgeQueue only.");
+  }
+}
+
+}  // namespace
+
+json SendMessage(SqsContext& ctx, const json& req) {
+  const std::shared_ptr<queue::Queue> q = LiveQueue(ctx, req);
+  const queue::SendEntry entry = ReadSendEntry(req);
+  Result<std::string> id = q->Send(entry.body, entry.attributes, entry.delay);
+  if (!id.ok()) throw SqsReject{MessageError(id.status())};
+  return SentResult(entry, *id);
+}
+
+json SendMessageBatch(SqsContext& ctx, const json& req) {
+  const std::shared_ptr<queue::Queue> q = LiveQueue(ctx, req);
+  const json& entries = BatchEntries(req);
+  json failed = json::array();
+  std::vector<queue::SendEntry> valid;
+  std::vector<const json*> valid_entries;
+  uint64_t total = 0;
+  for (const json& e : entries) {
+    try {
+      valid.push_back(ReadSendEntry(e));
+      valid_entries.push_back(&e);
+      total += queue::MessageSize(valid.back().body, valid.back().attributes);
+    } catch (const SqsReject& reject) {
+      failed.push_back(FailedEntry(e, reject.error));
+    }
+  }
+  if (total > kMaxBatchBytes) {
+    Reject("BatchRequestTooLong", "Batch requests cannot be longer than 1048576 bytes. You have sent " +
+                                      std::to_string(total) + " bytes.");
+  }
+  json successful = json::array();
+  if (!valid.empty()) {
+    Result<std::vector<Result<std::string>>> sent = q->SendBatch(valid);
+    if (!sent.ok()) throw SqsReject{MessageError(sent.status())};
+    for (size_t i = 0; i < valid.size(); ++i) {
+      const Result<std::string>& one = (*sent)[i];
+      if (one.ok()) {
+        json r = SentResult(valid[i], *one);
+        r["Id"] = (*valid_entries[i])["Id"];
+        successful.push_back(std::move(r));
+      } else {
+        failed.push_back(FailedEntry(*valid_entries[i], MessageError(one.status())));
+      }
+    }
+  }
+  return {{"Successful", successful}, {"Failed", failed}};
+}
+
+json ReceiveMessage(SqsContext& ctx, const json& req) {
+  const ResolvedQueue q = QueueOf(ctx, req);
+  const int max = static_cast<int>(OptInt(req, "MaxNumberOfMessages", 1, 10).value_or(1));
+  const std::optional<int64_t> visibility = OptInt(req, "VisibilityTimeout", 0, kMaxVisibilitySeconds);
+  int64_t wait = OptInt(req, "WaitTimeSeconds", 0, 20).value_or(q.entry->settings.receive_wait_seconds);
+  json system_names = OptStringList(req, "AttributeNames");
+  for (const json& n : OptStringList(req, "MessageSystemAttributeNames")) system_names.push_back(n);
+  const json attribute_names = OptStringList(req, "MessageAttributeNames");
+  if (q.dead_letters) return PeekDead(ctx, q, max, system_names, attribute_names);
+
+  // Long polls are bounded (LongPollGate); past the bound a receive polls without waiting.
+  const bool waits = wait > 0 && ctx.gate.TryEnter();
+  if (!waits) wait = 0;
+  Result<std::vector<queue::Message>> got = q.entry->queue->Receive(
+      max, std::chrono::seconds(wait),
+      visibility ? std::optional<Duration>(std::chrono::seconds(*visibility)) : std::nullopt);
+  if (waits) ctx.gate.Leave();
+  if (!got.ok()) {
+    if (got.status().code() == StatusCode::kInvalidArgument) Reject("InvalidParameterValue", got.status().message());
+    Reject("InternalFailure", "The queue failed: try again.");
+  }
+  const int64_t now_ms = EpochMs(ctx.clock.Now());
+  json messages = json::array();
+  for (const queue::Message& m : *got) {
+    json system = {{"ApproximateReceiveCount", std::to_string(m.receive_count)},
+                   {"SentTimestamp", std::to_string(EpochMs(m.sent_at))}};
+    // The queue keeps the time of the latest receive only: the first one is known on the
+    // first receive (documented in docs/sqs-api.md).
+    if (m.receive_count == 1) system["ApproximateFirstReceiveTimestamp"] = std::to_string(now_ms);
+    messages.push_back(MessageJson(system_names, attribute_names, m.id, m.receipt, m.body, m.attributes,
+                                   std::move(system)));
+  }
+  if (messages.empty()) return json::object();  // SQS leaves "Messages" out when none came
+  return {{"Messages", messages}};
+}
+
+json DeleteMessage(SqsContext& ctx, const json& req) {
+  const std::shared_ptr<queue::Queue> q = LiveQueue(ctx, req);
+  const std::string receipt = ReqString(req, "ReceiptHandle");
+  CheckReceipt(receipt);
+  if (std::optional<sqs::Error> e = ReceiptError(q->Remove(receipt), true)) throw SqsReject{*e};
+  return json::object();
+}
+
+json DeleteMessageBatch(SqsContext& ctx, const json& req) {
+  const std::shared_ptr<queue::Queue> q = LiveQueue(ctx, req);
+  json successful = json::array(), failed = json::array();
+  for (const json& e : BatchEntries(req)) {
+    try {
+      const std::string receipt = ReqString(e, "ReceiptHandle");
+      CheckReceipt(receipt);
+      if (std::optional<sqs::Error> err = ReceiptError(q->Remove(receipt), true)) throw SqsReject{*err};
+      successful.push_back(json{{"Id", e["Id"]}});
+    } catch (const SqsReject& reject) {
+      failed.push_back(FailedEntry(e, reject.error));
+    }
+  }
+  return {{"Successful", successful}, {"Failed", failed}};
+}
+
+json ChangeMessageVisibility(SqsContext& ctx, const json& req) {
+  const std::shared_ptr<queue::Queue> q = LiveQueue(ctx, req);
+  const std::string receipt = ReqString(req, "ReceiptHandle");
+  CheckReceipt(receipt);
+  const std::optional<int64_t> timeout = OptInt(req, "VisibilityTimeout", 0, kMaxVisibilitySeconds);
+  if (!timeout) Reject("MissingParameter", "The request must contain the parameter VisibilityTimeout.");
+  if (std::optional<sqs::Error> e = ReceiptError(q->ChangeVisibility(receipt, std::chrono::seconds(*timeout)), false)) {
+    throw SqsReject{*e};
+  }
+  return json::object();
+}
+
+json ChangeMessageVisibilityBatch(SqsContext& ctx, const json& req) {
+  const std::shared_ptr<queue::Queue> q = LiveQueue(ctx, req);
+  json successful = json::array(), failed = json::array();
+  for (const json& e : BatchEntries(req)) {
+    try {
+      const std::string receipt = ReqString(e, "ReceiptHandle");
+      CheckReceipt(receipt);
+      const std::optional<int64_t> timeout = OptInt(e, "VisibilityTimeout", 0, kMaxVisibilitySeconds);
+      if (!timeout) Reject("MissingParameter", "The request must contain the parameter VisibilityTimeout.");
+      if (std::optional<sqs::Error> err = ReceiptError(q->ChangeVisibility(receipt, std::chrono::seconds(*timeout)), false)) {
+        throw SqsReject{*err};
+      }
+      successful.push_back(json{{"Id", e["Id"]}});
+    } catch (const SqsReject& reject) {
+      failed.push_back(FailedEntry(e, reject.error));
+    }
+  }
+  return {{"Successful", successful}, {"Failed", failed}};
+}
+
+}  // namespace thumbpipe::server::sqs_internal
