@@ -77,7 +77,7 @@ Status CheckListen(std::string_view text) { return ParseHostPort(text).status();
 Status CheckStoreUrl(std::string_view url) { return CheckScheme(url, {"file://", "s3://"}); }
 
 Status CheckQueueUrl(std::string_view url) {
-  return CheckScheme(url, {"sqlite://", "sqs://", "https://", "http://", "amqps://", "amqp://"});
+  return CheckScheme(url, {"sqlite://", "sqs://", "sqs+https://", "sqs+http://", "amqps://", "amqp://"});
 }
 
 Status CheckPublicUrl(std::string_view url) {

@@ -374,9 +374,9 @@ TEST(ConfigErrorTest, BadUrlScheme) {
                     HasSubstr("allowed schemes: file://, s3://")));
   EXPECT_THAT(
       ErrorOf("[queue]\nurl = \"redis://localhost\"\n"),
-      HasSubstr("allowed schemes: sqlite://, sqs://, https://, http://, amqps://, amqp://"));
+      HasSubstr("allowed schemes: sqlite://, sqs://, sqs+https://, sqs+http://, amqps://, amqp://"));
   EXPECT_THAT(ErrorOf("[store]\nurl = \"file://\"\n"), HasSubstr("has nothing after file://"));
-  for (const char* ok : {"sqs://queue", "https://sqs.eu-west-1.amazonaws.com/1/q", "amqps://h/v"}) {
+  for (const char* ok : {"sqs://queue", "sqs://sqs.eu-west-1.amazonaws.com/1/q", "sqs+http://127.0.0.1:9000/000000000000/q", "amqps://h/v"}) {
     ParseOk("[queue]\nurl = \"" + std::string(ok) + "\"\n");
   }
 }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "queue/amqp_queue.h"
+#include "queue/sqs_queue.h"
 
 namespace thumbpipe::queue {
 
@@ -36,7 +37,8 @@ Result<SqliteQueueOptions> SqliteSettingsOf(std::string_view url, SqliteQueueOpt
                                  "://...\" is not a sqlite:// URL");
 }
 
-Result<std::unique_ptr<Queue>> OpenQueue(std::string_view url, SqliteQueueOptions settings) {
+Result<std::unique_ptr<Queue>> OpenQueue(std::string_view url, SqliteQueueOptions settings,
+                                         const std::optional<sigv4::Credentials>& fallback_credentials) {
   if (url.starts_with("sqlite://")) {
     THUMBPIPE_ASSIGN_OR_RETURN(SqliteQueueOptions sqlite, SqliteSettingsOf(url, std::move(settings)));
     return OpenSqliteQueue(sqlite);
@@ -55,10 +57,19 @@ Result<std::unique_ptr<Queue>> OpenQueue(std::string_view url, SqliteQueueOption
     options.clock = settings.clock;
     return OpenAmqpQueue(options);
   }
+  if (url.starts_with("sqs://") || url.starts_with("sqs+http://") || url.starts_with("sqs+https://")) {
+    SqsQueueOptions options;
+    THUMBPIPE_ASSIGN_OR_RETURN(options.endpoint, ParseSqsUrl(url));
+    options.max_message_bytes = settings.max_message_bytes;
+    options.clock = settings.clock;
+    options.fallback_credentials = fallback_credentials;
+    return OpenSqsQueue(std::move(options));
+  }
   // The url is not echoed whole: other schemes may carry a password.
   const size_t scheme_end = url.find("://");
   return Status::InvalidArgument("queue url scheme \"" + std::string(url.substr(0, scheme_end)) +
-                                 "\" is not supported (supported: sqlite://PATH, amqp://USER:PASSWORD@HOST:PORT/VHOST?queue=NAME)");
+                                 "\" is not supported (supported: sqlite://PATH, amqp://USER:PASSWORD@HOST:PORT/VHOST?queue=NAME, "
+                                 "sqs://HOST/ACCOUNT/NAME, sqs+http://HOST:PORT/ACCOUNT/NAME)");
 }
 
 }  // namespace thumbpipe::queue

@@ -2,13 +2,18 @@
 // queue; "sqlite:///abs/path" or "sqlite://relative/path"), with ?queue=NAME choosing the
 // queue inside the file (default "thumbnails"); amqp://USER:PASSWORD@HOST:PORT/VHOST?queue=NAME
 // (RabbitMQ, amqp_queue.h; it takes visibility_timeout, max_receive_count, dlq_retention,
-// max_message_bytes and the clock from `settings`, and needs delay 0). sqs:// joins later.
+// max_message_bytes and the clock from `settings`, and needs delay 0);
+// sqs://HOST/ACCOUNT/NAME or sqs+http://HOST:PORT/ACCOUNT/NAME (Amazon SQS or any service
+// speaking its JSON protocol, sqs_queue.h; the queue and its RedrivePolicy are the service's,
+// so it takes only max_message_bytes and the clock from `settings`).
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "common/result.h"
+#include "sigv4/signer.h"
 #include "queue/queue.h"
 #include "queue/sqlite_queue.h"
 
@@ -19,10 +24,9 @@ namespace thumbpipe::queue {
 // path and name are taken from the URL, and a missing folder for the file is created.
 // kInvalidArgument for an unknown scheme or a
 // malformed URL.
-Result<std::unique_ptr<Queue>> OpenQueue(std::string_view url, SqliteQueueOptions settings);
-
-// For a sqlite:// URL: `settings` with the file and queue name the URL names (the file's
-// folder is created). kInvalidArgument for another scheme or a malformed URL.
-Result<SqliteQueueOptions> SqliteSettingsOf(std::string_view url, SqliteQueueOptions settings);
+// `fallback_credentials` sign an sqs:// queue's requests when neither the environment nor the
+// AWS profile files have keys (the config file's first [[credentials]] entry).
+Result<std::unique_ptr<Queue>> OpenQueue(std::string_view url, SqliteQueueOptions settings,
+                                         const std::optional<sigv4::Credentials>& fallback_credentials = std::nullopt);
 
 }  // namespace thumbpipe::queue
