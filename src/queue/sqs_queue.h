@@ -7,6 +7,7 @@
 //  - Send / SendBatch: SendMessage(Batch). Messages are checked here first with SQS's own rules
 //    (message_rules.h) against max_message_bytes, so a bad one costs no request; each answer's
 //    MD5OfMessageBody and MD5OfMessageAttributes are checked (kCorrupt when they differ).
+//    No deduplication (standard queues): SendEntry::dedup_id is ignored, deduplicates() is false.
 //  - Receive: ReceiveMessage with WaitTimeSeconds (long polling), MaxNumberOfMessages,
 //    VisibilityTimeout, ApproximateReceiveCount -> receive_count, SentTimestamp -> sent_at, all
 //    message attributes; digests checked (a mismatch fails the receive with kCorrupt: the

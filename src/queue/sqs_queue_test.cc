@@ -23,6 +23,8 @@ using testing::ConformanceSettings;
 using testing::QueueBackend;
 using testing::QueueClockConformanceTest;
 using testing::QueueConformanceTest;
+using testing::QueueDedupClockConformanceTest;
+using testing::QueueDedupConformanceTest;
 
 constexpr const char* kAccount = "000000000000";  // serve's fixed account id
 
@@ -88,6 +90,11 @@ QueueBackend SqsBackend() {
 
 INSTANTIATE_TEST_SUITE_P(Sqs, QueueConformanceTest, ::testing::Values(SqsBackend()), testing::QueueBackendName);
 INSTANTIATE_TEST_SUITE_P(Sqs, QueueClockConformanceTest, ::testing::Values(SqsBackend()), testing::QueueBackendName);
+// SQS standard queues do not deduplicate (deduplicates() is false): these skip, saying so.
+INSTANTIATE_TEST_SUITE_P(Sqs, QueueDedupConformanceTest, ::testing::Values(SqsBackend()),
+                         testing::QueueBackendName);
+INSTANTIATE_TEST_SUITE_P(Sqs, QueueDedupClockConformanceTest, ::testing::Values(SqsBackend()),
+                         testing::QueueBackendName);
 
 class SqsDeadLetterTest : public ::testing::Test {
  protected:
