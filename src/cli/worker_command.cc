@@ -36,6 +36,14 @@ int RunWorker(const WorkerFlags& flags) {
   auto loaded = LoadConfigAndLogging(flags.config_path);
   if (!loaded.ok()) return ReportStartupError(loaded.status());
   const config::Config cfg = std::move(loaded).value();
+  // Where /metrics listens: the flag over the config; an error (none) means no endpoint.
+  Result<config::HostPort> metrics_listen = Status::NotFound("off");
+  if (flags.metrics_listen.empty()) {
+    metrics_listen = config::ParseHostPort(cfg.worker.metrics_listen);
+  } else if (flags.metrics_listen != "off") {
+    metrics_listen = ParseListenFlag("--metrics-listen", flags.metrics_listen);
+    if (!metrics_listen.ok()) return ReportStartupError(metrics_listen.status());
+  }
 
   auto store = OpenConfiguredStore(cfg);
   if (!store.ok()) return ReportStartupError(store.status());
@@ -56,13 +64,6 @@ int RunWorker(const WorkerFlags& flags) {
                                             }});
   std::unique_ptr<server::HttpServer> ops_server;
   std::string metrics_at = "off";
-  Result<config::HostPort> metrics_listen = Status::NotFound("off");
-  if (flags.metrics_listen.empty()) {
-    metrics_listen = config::ParseHostPort(cfg.worker.metrics_listen);
-  } else if (flags.metrics_listen != "off") {
-    metrics_listen = ParseListenFlag("--metrics-listen", flags.metrics_listen);
-    if (!metrics_listen.ok()) return ReportStartupError(metrics_listen.status());
-  }
   if (const auto& hp = metrics_listen; hp.ok()) {
     server::HttpServerOptions http;
     http.host = hp->host;
@@ -74,7 +75,8 @@ int RunWorker(const WorkerFlags& flags) {
     if (Status st = ops_server->Start(); st.ok()) {
       metrics_at = "http://" + hp->host + ":" + std::to_string(ops_server->port()) + "/metrics";
     } else {
-      LogWarn("metrics endpoint not started", {{"listen", cfg.worker.metrics_listen}, {"error", st.ToString()}});
+      LogWarn("metrics endpoint not started", {{"listen", hp->host + ":" + std::to_string(hp->port)},
+                                               {"error", st.ToString()}});
       ops_server.reset();
     }
   }

@@ -15,8 +15,11 @@ synchronisation: every wait polls a condition with a deadline.
 Usage: serve_pipeline_test.py PATH/TO/thumbpipe
 """
 import os
+import re
+import subprocess
 import sys
 import tempfile
+import urllib.request
 
 from pipeline_harness import BUCKET, Pipeline, Worker, default_renditions, make_image, poll, run
 
@@ -142,6 +145,16 @@ def main():
             poll(p.drained, "the queue to drain")
             checks += 1
             print("ok: a separate `thumbpipe worker` made the renditions")
+            # Its /metrics on the free port --metrics-listen 127.0.0.1:0 got.
+            metrics_url = re.search(r"metrics: +(http://\S+)", worker.output()).group(1)
+            with urllib.request.urlopen(metrics_url, timeout=30) as r:
+                body = r.read().decode()
+            assert 'thumbpipe_jobs_total{result="done"} 1' in body, body
+            bad = subprocess.run([thumbpipe, "worker", "--config", p.config, "--metrics-listen", "nowhere"],
+                                 capture_output=True, text=True, env=p.env, timeout=60)
+            assert bad.returncode == 2 and "--metrics-listen" in bad.stderr, (bad.returncode, bad.stderr)
+            checks += 2
+            print(f"ok: the worker's /metrics on {metrics_url}; a bad --metrics-listen is a usage error")
             # Its job done, the worker went straight back into a 20 s long poll: SIGTERM now
             # must not wait it out (the stop's timeout is half of it).
             code = worker.stop(timeout=STOP_WITHIN_S)
