@@ -48,26 +48,6 @@ std::string QueueNameOf(std::string_view url) {
   return at == std::string_view::npos ? std::string("thumbnails") : std::string(url.substr(at + 7));
 }
 
-// "host:port" or "[v6]:port" where, unlike server.listen, port 0 is allowed (tests).
-Result<config::HostPort> ParseListenFlag(std::string_view text) {
-  const size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) {
-    return Status::InvalidArgument("--listen \"" + std::string(text) + "\": expected host:port");
-  }
-  config::HostPort hp;
-  hp.host = std::string(text.substr(0, colon));
-  if (hp.host.size() > 2 && hp.host.front() == '[' && hp.host.back() == ']') hp.host = hp.host.substr(1, hp.host.size() - 2);
-  const std::string port(text.substr(colon + 1));
-  try {
-    size_t used = 0;
-    hp.port = std::stoi(port, &used);
-    if (used != port.size() || hp.port < 0 || hp.port > 65535) throw std::out_of_range("port");
-  } catch (const std::exception&) {
-    return Status::InvalidArgument("--listen \"" + std::string(text) + "\": port must be 0-65535");
-  }
-  return hp;
-}
-
 Status WritePortFile(const std::string& path, int port) {
   const std::string tmp = path + ".tmp";
   {
@@ -94,8 +74,8 @@ void PrintStartup(const config::Config& cfg, const std::string& endpoint,
       << "  data dir:     " << cfg.data_dir.string() << "\n"
       << "  store:        " << cfg.store.url << "\n"
       << "  queue:        " << cfg.queue.url << " (queue " << queue_name << ")\n"
-      << "  workers:      " << workers
-      << (workers == 0 ? " (API and queue only: run `thumbpipe worker` beside it)" : " jobs at once") << "\n";
+      << "  workers:      "
+      << (workers == 0 ? "0 (API and queue only: run `thumbpipe worker` beside it)" : JobsAtOnce(workers)) << "\n";
   std::string env;
   if (generated) {
     out << "  credentials:  " << generated->path.string() << " (profile " << server::kCredentialsProfile
@@ -130,7 +110,7 @@ int RunServe(const ServeFlags& flags) {
 
   config::HostPort listen;
   if (!flags.listen.empty()) {
-    auto hp = ParseListenFlag(flags.listen);
+    auto hp = ParseListenFlag("--listen", flags.listen);
     if (!hp.ok()) return ReportStartupError(hp.status());
     listen = *hp;
   } else {

@@ -49,6 +49,26 @@ Result<std::unique_ptr<queue::Queue>> OpenConfiguredQueue(const config::Config& 
   return queue::OpenQueue(config.queue.url, ConfiguredQueueSettings(config), fallback);
 }
 
+Result<config::HostPort> ParseListenFlag(std::string_view flag, std::string_view text) {
+  const std::string quoted = std::string(flag) + " \"" + std::string(text) + "\"";
+  const size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return Status::InvalidArgument(quoted + ": expected host:port");
+  }
+  config::HostPort hp;
+  hp.host = std::string(text.substr(0, colon));
+  if (hp.host.size() > 2 && hp.host.front() == '[' && hp.host.back() == ']') hp.host = hp.host.substr(1, hp.host.size() - 2);
+  const std::string port(text.substr(colon + 1));
+  try {
+    size_t used = 0;
+    hp.port = std::stoi(port, &used);
+    if (used != port.size() || hp.port < 0 || hp.port > 65535) throw std::out_of_range("port");
+  } catch (const std::exception&) {
+    return Status::InvalidArgument(quoted + ": port must be 0-65535");
+  }
+  return hp;
+}
+
 sigset_t BlockStopSignals() {
   sigset_t signals;
   sigemptyset(&signals);

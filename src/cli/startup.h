@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/result.h"
 #include "config/config.h"
@@ -26,6 +27,11 @@ Result<std::unique_ptr<image::Engine>> MakeEngine(const config::Config& config, 
 queue::SqliteQueueOptions ConfiguredQueueSettings(const config::Config& config);
 // The queue of [queue]: queue.url with the section's settings.
 Result<std::unique_ptr<queue::Queue>> OpenConfiguredQueue(const config::Config& config);
+
+// A --listen style flag: "host:port" or "[v6]:port" where, unlike the config's addresses,
+// port 0 (any free port) is allowed, so that tests never depend on a fixed port. Errors name
+// `flag`.
+Result<config::HostPort> ParseListenFlag(std::string_view flag, std::string_view text);
 
 // Blocks SIGTERM and SIGINT in the calling thread and returns the set for sigwait. Called
 // before any thread starts, so that every thread inherits the mask and a stop signal waits

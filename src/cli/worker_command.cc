@@ -1,4 +1,4 @@
-// `thumbpipe worker [--config F] [--workers N]`: workers only, against the configured store
+// `thumbpipe worker [--config F] [--workers N] [--metrics-listen ADDR|off]`: workers only, against the configured store
 // and queue. Several worker processes can run beside one `serve --workers 0` (or beside each
 // other) on the same data directory: the queue hands each message to one of them at a time.
 //
@@ -7,7 +7,8 @@
 // back when their visibility runs out.
 //
 // GET /metrics, /healthz and /readyz are served on worker.metrics_listen. When that port is
-// taken (a second worker process on the machine) the worker runs without them and says so.
+// taken (a second worker process on the machine) the worker runs without them and says so;
+// --metrics-listen 127.0.0.1:0 gives each process a free port of its own (printed at start).
 #include <signal.h>
 
 #include <iostream>
@@ -26,6 +27,7 @@ namespace {
 struct WorkerFlags {
   std::string config_path;
   int workers = -1;  // -1 = worker.concurrency
+  std::string metrics_listen;  // overrides worker.metrics_listen; "off" = none; port 0 = any free port
 };
 
 int RunWorker(const WorkerFlags& flags) {
@@ -34,6 +36,14 @@ int RunWorker(const WorkerFlags& flags) {
   auto loaded = LoadConfigAndLogging(flags.config_path);
   if (!loaded.ok()) return ReportStartupError(loaded.status());
   const config::Config cfg = std::move(loaded).value();
+  // Where /metrics listens: the flag over the config; an error (none) means no endpoint.
+  Result<config::HostPort> metrics_listen = Status::NotFound("off");
+  if (flags.metrics_listen.empty()) {
+    metrics_listen = config::ParseHostPort(cfg.worker.metrics_listen);
+  } else if (flags.metrics_listen != "off") {
+    metrics_listen = ParseListenFlag("--metrics-listen", flags.metrics_listen);
+    if (!metrics_listen.ok()) return ReportStartupError(metrics_listen.status());
+  }
 
   auto store = OpenConfiguredStore(cfg);
   if (!store.ok()) return ReportStartupError(store.status());
@@ -54,7 +64,7 @@ int RunWorker(const WorkerFlags& flags) {
                                             }});
   std::unique_ptr<server::HttpServer> ops_server;
   std::string metrics_at = "off";
-  if (auto hp = config::ParseHostPort(cfg.worker.metrics_listen); hp.ok()) {
+  if (const auto& hp = metrics_listen; hp.ok()) {
     server::HttpServerOptions http;
     http.host = hp->host;
     http.port = hp->port;
@@ -65,12 +75,13 @@ int RunWorker(const WorkerFlags& flags) {
     if (Status st = ops_server->Start(); st.ok()) {
       metrics_at = "http://" + hp->host + ":" + std::to_string(ops_server->port()) + "/metrics";
     } else {
-      LogWarn("metrics endpoint not started", {{"listen", cfg.worker.metrics_listen}, {"error", st.ToString()}});
+      LogWarn("metrics endpoint not started", {{"listen", hp->host + ":" + std::to_string(hp->port)},
+                                               {"error", st.ToString()}});
       ops_server.reset();
     }
   }
 
-  std::cout << "thumbpipe worker: " << workers << " jobs at once\n"
+  std::cout << "thumbpipe worker: " << JobsAtOnce(workers) << "\n"
             << "  store:        " << cfg.store.url << "\n"
             << "  queue:        " << cfg.queue.url << "\n"
             << "  renditions:   s3://" << cfg.output.bucket << "/" << cfg.output.prefix << "<variant>/...\n"
@@ -97,6 +108,9 @@ void AddWorkerCommand(CLI::App& app, CommandRun* run) {
   cmd->add_option("--config", flags->config_path, "TOML config file (default: built-in defaults)");
   cmd->add_option("--workers", flags->workers, "jobs at once (default: worker.concurrency)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--metrics-listen", flags->metrics_listen,
+                  "host:port for /metrics, /healthz, /readyz, overriding worker.metrics_listen "
+                  "(port 0 = any free port; off = none)");
   cmd->callback([run, flags] { *run = [flags] { return RunWorker(*flags); }; });
 }
 

@@ -34,6 +34,10 @@ Result<std::unique_ptr<pipeline::Worker>> MakeWorkerPool(const config::Config& c
   return std::make_unique<pipeline::Worker>(options, queue, std::move(processor));
 }
 
+std::string JobsAtOnce(int workers) {
+  return std::to_string(workers) + (workers == 1 ? " job at once" : " jobs at once");
+}
+
 Result<std::shared_ptr<store::ObjectStore>> OpenConfiguredStore(const config::Config& config) {
   store::LocalStoreOptions options;
   options.max_object_bytes = config.server.max_body_bytes;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "common/result.h"
 #include "config/config.h"
@@ -18,6 +19,9 @@ namespace thumbpipe::cli {
 Result<std::unique_ptr<pipeline::Worker>> MakeWorkerPool(const config::Config& config, int workers,
                                                          std::shared_ptr<store::ObjectStore> store,
                                                          queue::Queue& queue);
+
+// "1 job at once", "4 jobs at once": how the startup blocks state the pool's size.
+std::string JobsAtOnce(int workers);
 
 // Opens the store of [store] with the limits `serve` uses.
 Result<std::shared_ptr<store::ObjectStore>> OpenConfiguredStore(const config::Config& config);

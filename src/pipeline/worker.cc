@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <stop_token>
 #include <thread>
 
 #include "common/logging.h"
@@ -44,6 +45,7 @@ struct Worker::State {
   int threads_alive = 0;  // Stop() waits for them, but for jobs abandoned after the grace
   std::mt19937_64 rng;
   WorkerCounters counters;
+  std::stop_source receive_stop;  // cuts the receiver's long poll short when Stop() begins
 
   void Receiver();
   void JobThread();
@@ -96,7 +98,9 @@ void Worker::Stop() {
   }
   s.stopping = true;
   s.changed.notify_all();
-  // The receiver may sit in a long poll: what it returns is released below.
+  // The receiver may sit in a long poll of up to worker.wait: cut it short (where the queue
+  // can) rather than wait it out. Whatever it returns is released below.
+  s.receive_stop.request_stop();
   s.changed.wait(lock, [&] { return s.receiver_done; });
   // Received but not started: visible again at once, for another worker.
   std::vector<std::string> release;
@@ -149,7 +153,8 @@ void Worker::State::Receiver() {
     if (stopping) break;
     const int room = std::min(options.batch, capacity - static_cast<int>(in_hand.size()));
     lock.unlock();
-    Result<std::vector<queue::Message>> got = queue.Receive(room, options.wait);
+    Result<std::vector<queue::Message>> got = queue.ReceiveOrStop(room, options.wait, std::nullopt,
+                                                                  receive_stop.get_token());
     lock.lock();
     if (!got.ok()) {
       ++counters.queue_errors;

@@ -7,7 +7,8 @@
 // While a job runs, a heartbeat extends its message's visibility before it runs out, so a
 // slow but healthy job is never handed to a second consumer.
 //
-// Stop() is the graceful shutdown of SIGTERM: stop receiving, make the messages received but
+// Stop() is the graceful shutdown of SIGTERM: stop receiving (a long poll under way is cut
+// short where the queue supports it: Queue::ReceiveOrStop), make the messages received but
 // not started visible again at once, let running jobs finish within shutdown_grace, and
 // release the ones still running after it (their late Remove then fails as a stale receipt,
 // which is what at-least-once wants). A crash instead (kill -9) loses nothing either: the

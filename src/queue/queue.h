@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -133,6 +134,16 @@ class Queue {
   // Received messages are hidden for `visibility` (0-12 h; nullopt = the queue default).
   virtual Result<std::vector<Message>> Receive(int max, Duration wait,
                                                std::optional<Duration> visibility = std::nullopt) = 0;
+
+  // Receive for a consumer that may be asked to stop: once `stop` is requested the long poll
+  // gives up and returns what it has (usually nothing), so a worker shutting down on SIGTERM
+  // does not sit out `wait`. A stop requested before the call receives without waiting.
+  // Backends whose wait can be woken override this; the default can only do the latter (a
+  // poll already under way runs its course), which keeps the contract for every backend.
+  virtual Result<std::vector<Message>> ReceiveOrStop(int max, Duration wait, std::optional<Duration> visibility,
+                                                     std::stop_token stop) {
+    return Receive(max, stop.stop_requested() ? Duration{0} : wait, visibility);
+  }
 
   // Acknowledges (deletes) a message. kFailedPrecondition when the receipt is stale (the
   // message was received again since), kNotFound when the message no longer exists.

@@ -475,6 +475,22 @@ TEST_P(QueueConformanceTest, LongPollReturnsWhenAnotherThreadSends) {
   EXPECT_EQ(got->front().body, "late");
 }
 
+TEST_P(QueueConformanceTest, ReceiveOrStopAfterAStopDoesNotWait) {
+  std::stop_source stop;
+  stop.request_stop();
+  // Nothing visible: it returns at once instead of waiting out the 20 s (the test's timeout
+  // would catch a wait).
+  auto none = queue_->ReceiveOrStop(1, seconds(20), std::nullopt, stop.get_token());
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->empty());
+  // What is visible is still received: a stop ends the waiting, not the receive.
+  MustSend("ready");
+  auto got = queue_->ReceiveOrStop(1, seconds(20), std::nullopt, stop.get_token());
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ(got->front().body, "ready");
+}
+
 TEST_P(QueueConformanceTest, StatsCountsEachState) {
   MustSend("visible");
   MustSend("in flight");

@@ -81,6 +81,8 @@ class SqliteQueue final : public Queue {
   Result<std::vector<Result<std::string>>> SendBatch(std::span<const SendEntry> entries) override;
   Result<std::vector<Message>> Receive(int max, Duration wait,
                                        std::optional<Duration> visibility) override;
+  Result<std::vector<Message>> ReceiveOrStop(int max, Duration wait, std::optional<Duration> visibility,
+                                             std::stop_token stop) override;
   Status Remove(std::string_view receipt) override;
   Result<std::vector<Status>> RemoveBatch(std::span<const std::string> receipts) override;
   Status ChangeVisibility(std::string_view receipt, Duration timeout) override;

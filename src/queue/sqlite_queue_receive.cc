@@ -55,6 +55,11 @@ Status SqliteQueue::CountExpired(int64_t n) {
 
 Result<std::vector<Message>> SqliteQueue::Receive(int max, Duration wait,
                                                   std::optional<Duration> visibility) {
+  return ReceiveOrStop(max, wait, visibility, std::stop_token{});
+}
+
+Result<std::vector<Message>> SqliteQueue::ReceiveOrStop(int max, Duration wait, std::optional<Duration> visibility,
+                                                        std::stop_token stop) {
   if (max < 1 || max > kMaxReceiveMessages) {
     return Status::InvalidArgument(fmt::format("receive max {}: must be 1-10", max));
   }
@@ -67,7 +72,14 @@ Result<std::vector<Message>> SqliteQueue::Receive(int max, Duration wait,
   }
   // Waiting is in real time whatever the clock (a ManualClock never advances by itself); with
   // wait 0 there is no waiting at all, so clock-driven tests never sleep.
-  const auto deadline = std::chrono::steady_clock::now() + wait;
+  const auto deadline = std::chrono::steady_clock::now() + (stop.stop_requested() ? Duration{0} : wait);
+  // Taking notify_mu_ before notifying means a stop cannot slip in between the wait's check
+  // of its predicate and its sleep. It wakes every long poll of this object; the others find
+  // their predicate false and sleep on.
+  std::stop_callback wake(stop, [this] {
+    std::scoped_lock lock(notify_mu_);
+    notify_cv_.notify_all();
+  });
   for (;;) {
     uint64_t seen;
     {
@@ -76,14 +88,15 @@ Result<std::vector<Message>> SqliteQueue::Receive(int max, Duration wait,
     }
     THUMBPIPE_ASSIGN_OR_RETURN(std::vector<Message> messages, ReceiveOnce(max, vis.count()));
     const auto now = std::chrono::steady_clock::now();
-    if (!messages.empty() || now >= deadline) return messages;
+    if (!messages.empty() || now >= deadline || stop.stop_requested()) return messages;
     // A send from this process wakes us at once; one from another process (or a delay or
     // visibility timeout running out) is noticed at the next poll.
     std::unique_lock lock(notify_mu_);
     ++waiting_;
     notify_cv_.wait_until(lock, std::min(deadline, now + options_.cross_process_poll),
-                          [&] { return notify_seq_ != seen; });
+                          [&] { return notify_seq_ != seen || stop.stop_requested(); });
     --waiting_;
+    if (stop.stop_requested()) return std::vector<Message>{};
   }
 }
 

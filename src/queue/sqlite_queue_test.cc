@@ -277,6 +277,23 @@ TEST_F(SqliteQueueTest, LongPollSeesAnotherOpenersSend) {
   EXPECT_EQ(got->front().body, "cross");
 }
 
+TEST_F(SqliteQueueTest, LongPollEndsWhenStopIsRequested) {
+  auto q = MustOpen(Options());
+  std::stop_source stop;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // most likely inside the wait by then
+    stop.request_stop();
+  });
+  const auto started = std::chrono::steady_clock::now();
+  auto got = q->ReceiveOrStop(1, seconds(20), std::nullopt, stop.get_token());
+  const auto waited = std::chrono::steady_clock::now() - started;
+  stopper.join();
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_TRUE(got->empty());
+  // Without the wake-up it would have waited the whole 20 s; half of that is a wide margin.
+  EXPECT_LT(waited, seconds(10));
+}
+
 TEST_F(SqliteQueueTest, ConcurrentSendsShareCommits) {
   SqliteQueueOptions o = Options();
   o.durable_sends = true;  // the case group commit is for

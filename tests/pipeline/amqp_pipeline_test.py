@@ -18,8 +18,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "queue"))
 import rabbitmq_harness  # noqa: E402
-from serve_pipeline_test import (ACCESS_KEY, BUCKET, SECRET_KEY, expected_renditions,  # noqa: E402
-                                 make_image, poll, run)
+from pipeline_harness import ACCESS_KEY, BUCKET, SECRET_KEY, make_image, poll, run  # noqa: E402
+from pipeline_harness import default_renditions as expected_renditions  # noqa: E402
 
 import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -430,6 +431,19 @@ TEST_F(PipelineTest, StopFinishesRunningJobsAndReleasesTheRest) {
   EXPECT_EQ(stats->removed, 2);
   EXPECT_EQ(stats->visible, 2);
   EXPECT_EQ(stats->in_flight, 0);
+}
+
+TEST_F(PipelineTest, StopCutsALongPollShort) {
+  WorkerOptions o = FastOptions();
+  o.wait = 20s;  // the SQS maximum: an idle worker spends nearly all its time in such a poll
+  metrics::Registry registry;
+  Worker worker(o, *queue_, [&](const queue::Message&) { return DoneReport(); }, clock_, registry);
+  worker.Start();
+  auto stopped = std::async(std::launch::async, [&] { worker.Stop(); });
+  // Without the stop token the receiver would sit out the 20 s poll before Stop() returns.
+  EXPECT_EQ(stopped.wait_for(10s), std::future_status::ready);
+  stopped.wait();
+  EXPECT_EQ(worker.counters().received, 0);
 }
 
 TEST_F(PipelineTest, BackfillEnqueuesOnlyTheGapsAndIsIdempotent) {
