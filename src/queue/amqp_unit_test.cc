@@ -57,6 +57,16 @@ TEST(AmqpUrlTest, FactoryRefusesADelayAndUnknownSchemes) {
   EXPECT_EQ(other.status().message().find("pw@"), std::string::npos) << other.status().message();
 }
 
+// serve names its queue (and the ARN notification configurations use) by this, for any backend.
+TEST(QueueFactoryTest, QueueNameOfEveryKindOfUrl) {
+  EXPECT_EQ(QueueNameOfUrl("sqlite:///data/queue.db"), "thumbnails");
+  EXPECT_EQ(QueueNameOfUrl("sqlite:///data/queue.db?queue=jobs"), "jobs");
+  EXPECT_EQ(QueueNameOfUrl("amqp://u:p@h:5672/%2f?queue=pipeline"), "pipeline");
+  EXPECT_EQ(QueueNameOfUrl("amqp://u:p@h:5672/vh"), "thumbnails");
+  EXPECT_EQ(QueueNameOfUrl("sqs://sqs.eu-west-1.amazonaws.com/123456789012/images-events"), "images-events");
+  EXPECT_EQ(QueueNameOfUrl("https://sqs.eu-west-1.amazonaws.com/123456789012/q1/?x=1"), "q1");
+}
+
 TEST(AmqpUrlTest, UnreachableBrokerIsUnavailableNotAHang) {
   SqliteQueueOptions settings;
   auto q = OpenQueue("amqp://127.0.0.1:1/?queue=x", settings);  // port 1: nothing listens
