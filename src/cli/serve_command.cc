@@ -21,10 +21,12 @@
 #include "cli/startup.h"
 #include "cli/workers.h"
 #include "common/logging.h"
+#include "config/checks.h"
 #include "events/notifications.h"
 #include "events/notifier.h"
 #include "events/relay.h"
 #include "pipeline/from_config.h"
+#include "queue/queue_factory.h"
 #include "server/credentials_file.h"
 #include "server/http_server.h"
 #include "server/s3_service.h"
@@ -42,10 +44,6 @@ struct ServeFlags {
   int workers = -1;       // -1 = worker.concurrency (0 there = one per core)
 };
 
-// The queue name inside a sqlite:// URL (?queue=NAME), "thumbnails" by default.
-std::string QueueNameOf(std::string_view url) {
-  const size_t at = url.find("?queue=");
-  return at == std::string_view::npos ? std::string("thumbnails") : std::string(url.substr(at + 7));
 }
 
 Status WritePortFile(const std::string& path, int port) {
@@ -73,7 +71,7 @@ void PrintStartup(const config::Config& cfg, const std::string& endpoint,
   out << "thumbpipe serve: S3 API on " << endpoint << " (region " << cfg.server.region << ")\n"
       << "  data dir:     " << cfg.data_dir.string() << "\n"
       << "  store:        " << cfg.store.url << "\n"
-      << "  queue:        " << cfg.queue.url << " (queue " << queue_name << ")\n"
+      << "  queue:        " << config::RedactUrlPassword(cfg.queue.url) << " (queue " << queue_name << ")\n"
       << "  workers:      "
       << (workers == 0 ? "0 (API and queue only: run `thumbpipe worker` beside it)" : JobsAtOnce(workers)) << "\n";
   std::string env;
@@ -141,8 +139,10 @@ int RunServe(const ServeFlags& flags) {
   if (!opened_queue.ok()) return ReportStartupError(opened_queue.status());
   std::unique_ptr<queue::Queue> queue = std::move(opened_queue).value();
 
-  // The embedded queue is the only destination: known by its ARN or its bare name.
-  const std::string queue_name = QueueNameOf(cfg.queue.url);
+  // The configured queue is the only destination, known by its ARN or its bare name. It may be
+  // an external one (amqp://, sqs://): the relay only needs a Queue, so serve is then just the
+  // S3 API and the notifier, as MinIO or RGW are (docs/scale-out.md).
+  const std::string queue_name = queue::QueueNameOfUrl(cfg.queue.url);
   const std::string queue_arn = events::EmbeddedQueueArn(cfg.server.region, queue_name);
   events::DestinationResolver resolver = [&](std::string_view arn_or_name) -> queue::Queue* {
     return arn_or_name == queue_arn || arn_or_name == queue_name ? queue.get() : nullptr;

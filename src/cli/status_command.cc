@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/startup.h"
 #include "common/duration.h"
+#include "config/checks.h"
 
 namespace thumbpipe::cli {
 namespace {
@@ -46,7 +47,7 @@ int RunStatus(const StatusFlags& flags) {
   const double per_second = static_cast<double>(s.removed - first->removed) / std::max(elapsed, 1e-3);
   const double oldest = std::chrono::duration<double>(s.oldest_age).count();
   if (flags.json) {
-    const nlohmann::json out = {{"queue", cfg.queue.url},       {"visible", s.visible},
+    const nlohmann::json out = {{"queue", config::RedactUrlPassword(cfg.queue.url)},       {"visible", s.visible},
                                 {"in_flight", s.in_flight},     {"delayed", s.delayed},
                                 {"dead", s.dead},               {"oldest_age_seconds", oldest},
                                 {"removed_per_second", per_second}, {"sent", s.sent},
@@ -56,7 +57,7 @@ int RunStatus(const StatusFlags& flags) {
   }
   char rate[32];
   std::snprintf(rate, sizeof rate, "%.1f", per_second);
-  std::cout << "queue:           " << cfg.queue.url << "\n"
+  std::cout << "queue:           " << config::RedactUrlPassword(cfg.queue.url) << "\n"
             << "visible:         " << s.visible << "\n"
             << "in flight:       " << s.in_flight << "\n"
             << "delayed:         " << s.delayed << "\n"

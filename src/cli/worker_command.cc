@@ -17,6 +17,7 @@
 #include "cli/startup.h"
 #include "cli/workers.h"
 #include "common/logging.h"
+#include "config/checks.h"
 #include "pipeline/from_config.h"
 #include "server/http_server.h"
 #include "server/ops_endpoints.h"
@@ -82,8 +83,8 @@ int RunWorker(const WorkerFlags& flags) {
   }
 
   std::cout << "thumbpipe worker: " << JobsAtOnce(workers) << "\n"
-            << "  store:        " << cfg.store.url << "\n"
-            << "  queue:        " << cfg.queue.url << "\n"
+            << "  store:        " << config::RedactUrlPassword(cfg.store.url) << "\n"
+            << "  queue:        " << config::RedactUrlPassword(cfg.queue.url) << "\n"
             << "  renditions:   s3://" << cfg.output.bucket << "/" << cfg.output.prefix << "<variant>/...\n"
             << "  metrics:      " << metrics_at << "\n"
             << std::flush;

@@ -85,9 +85,18 @@ Status AmqpQueue::Declare() {
   amqp_table_entry_t args[] = {StringArg("x-queue-type", quorum), LongArg("x-delivery-limit", limit),
                                StringArg("x-dead-letter-exchange", dlx)};
   amqp_queue_declare(c, 1, Bytes(e.queue), 0, /*durable=*/1, 0, 0, amqp_table_t{3, args});
-  return explain(publisher_.CheckRpc("queue.declare " + e.queue), "queue " + e.queue,
-                 "a durable quorum queue with x-delivery-limit=" + std::to_string(limit) +
-                     " (max_receive_count - 1) and x-dead-letter-exchange=" + dlx);
+  THUMBPIPE_RETURN_IF_ERROR(explain(publisher_.CheckRpc("queue.declare " + e.queue), "queue " + e.queue,
+                                    "a durable quorum queue with x-delivery-limit=" + std::to_string(limit) +
+                                        " (max_receive_count - 1) and x-dead-letter-exchange=" + dlx));
+  if (e.exchange.empty()) return Status::Ok();
+  // The S3 service's events arrive through its exchange (amqp_url.h): declared here so that it
+  // exists before the service checks it (RGW verifies its exchange when it connects).
+  const std::string direct = "direct", key = e.binding_key();
+  amqp_exchange_declare(c, 1, Bytes(e.exchange), Bytes(direct), 0, /*durable=*/1, 0, 0, amqp_empty_table);
+  THUMBPIPE_RETURN_IF_ERROR(explain(publisher_.CheckRpc("exchange.declare " + e.exchange), "exchange " + e.exchange,
+                                    "a durable direct exchange"));
+  amqp_queue_bind(c, 1, Bytes(e.queue), Bytes(e.exchange), Bytes(key), amqp_empty_table);
+  return publisher_.CheckRpc("queue.bind " + e.queue + " to " + e.exchange + " with " + key);
 }
 
 // ---- Publishing -------------------------------------------------------------------------

@@ -34,6 +34,23 @@ TEST(AmqpUrlTest, Defaults) {
   EXPECT_EQ(ParseAmqpUrl("amqp://[::1]:5672/")->host, "::1");
 }
 
+TEST(AmqpUrlTest, ExchangeBindingForS3Services) {
+  auto e = ParseAmqpUrl("amqp://h/?queue=q&exchange=s3-events");
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->exchange, "s3-events");
+  EXPECT_EQ(e->binding_key(), "q");  // RGW's routing key is its topic name
+  e = ParseAmqpUrl("amqp://h/?exchange=s3%2Devents&routing_key=uploads&queue=q");
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->exchange, "s3-events");
+  EXPECT_EQ(e->binding_key(), "uploads");
+  EXPECT_TRUE(ParseAmqpUrl("amqp://h/?queue=q").value().exchange.empty());
+  const std::string too_long = "amqp://h/?exchange=" + std::string(256, 'x');
+  for (const std::string& bad : {std::string("amqp://h/?routing_key=k"), std::string("amqp://h/?exchange="),
+                                 std::string("amqp://h/?exchange=amq.direct"), too_long}) {
+    EXPECT_FALSE(ParseAmqpUrl(bad).ok()) << bad;
+  }
+}
+
 TEST(AmqpUrlTest, BadUrlsSayWhyAndHideThePassword) {
   for (const char* bad : {"amqp://", "amqp://h:0", "amqp://h:99999", "amqp://h:x", "amqp://u:p%zz@h",
                           "amqp://h/?queue=", "amqp://h/?queue=amq.x", "amqp://h/?queue=a%20b",
@@ -55,6 +72,16 @@ TEST(AmqpUrlTest, FactoryRefusesADelayAndUnknownSchemes) {
   auto other = OpenQueue("kafka://user:pw@h/x", SqliteQueueOptions{});
   ASSERT_FALSE(other.ok());
   EXPECT_EQ(other.status().message().find("pw@"), std::string::npos) << other.status().message();
+}
+
+// serve names its queue (and the ARN notification configurations use) by this, for any backend.
+TEST(QueueFactoryTest, QueueNameOfEveryKindOfUrl) {
+  EXPECT_EQ(QueueNameOfUrl("sqlite:///data/queue.db"), "thumbnails");
+  EXPECT_EQ(QueueNameOfUrl("sqlite:///data/queue.db?queue=jobs"), "jobs");
+  EXPECT_EQ(QueueNameOfUrl("amqp://u:p@h:5672/%2f?queue=pipeline"), "pipeline");
+  EXPECT_EQ(QueueNameOfUrl("amqp://u:p@h:5672/vh"), "thumbnails");
+  EXPECT_EQ(QueueNameOfUrl("sqs://sqs.eu-west-1.amazonaws.com/123456789012/images-events"), "images-events");
+  EXPECT_EQ(QueueNameOfUrl("https://sqs.eu-west-1.amazonaws.com/123456789012/q1/?x=1"), "q1");
 }
 
 TEST(AmqpUrlTest, UnreachableBrokerIsUnavailableNotAHang) {

@@ -116,10 +116,22 @@ Result<AmqpEndpoint> ParseAmqpUrl(std::string_view url) {
                             "\" must be 1-200 of [A-Za-z0-9_.:-] and not start with \"amq.\"");
       }
       e.queue = *name;
+    } else if (param.starts_with("exchange=") || param.starts_with("routing_key=")) {
+      const bool is_exchange = param.starts_with("exchange=");
+      auto value = PercentDecode(param.substr(param.find('=') + 1), is_exchange ? "exchange" : "routing key");
+      if (!value.ok()) return Bad(url, value.status().message());
+      // RabbitMQ's limits: short strings of 255 bytes; amq.* exchanges cannot be declared.
+      if (value->empty() || value->size() > 255 || (is_exchange && value->starts_with("amq."))) {
+        return Bad(url, std::string(is_exchange ? "exchange" : "routing_key") +
+                            " must be 1-255 bytes (and an exchange must not start with \"amq.\")");
+      }
+      (is_exchange ? e.exchange : e.routing_key) = *value;
     } else {
-      return Bad(url, "unknown parameter \"" + std::string(param) + "\" (the only one is queue=NAME)");
+      return Bad(url, "unknown parameter \"" + std::string(param) +
+                          "\" (known: queue=NAME, exchange=EXCHANGE, routing_key=KEY)");
     }
   }
+  if (!e.routing_key.empty() && e.exchange.empty()) return Bad(url, "routing_key= needs exchange=");
   return e;
 }
 

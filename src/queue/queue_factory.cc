@@ -72,4 +72,22 @@ Result<std::unique_ptr<Queue>> OpenQueue(std::string_view url, SqliteQueueOption
                                  "sqs://HOST/ACCOUNT/NAME, sqs+http://HOST:PORT/ACCOUNT/NAME)");
 }
 
+std::string QueueNameOfUrl(std::string_view url) {
+  constexpr std::string_view kDefault = "thumbnails";
+  if (url.starts_with("amqp://")) {
+    auto endpoint = ParseAmqpUrl(url);
+    return endpoint.ok() ? endpoint->queue : std::string(kDefault);
+  }
+  const size_t query = url.find('?');
+  if (url.starts_with("sqlite://")) {
+    constexpr std::string_view kParam = "?queue=";  // the only parameter OpenQueue accepts
+    return query != std::string_view::npos && url.substr(query).starts_with(kParam)
+               ? std::string(url.substr(query + kParam.size()))
+               : std::string(kDefault);
+  }
+  std::string_view path = url.substr(0, query);
+  path = path.substr(0, path.find_last_not_of('/') + 1);
+  return std::string(path.substr(path.rfind('/') + 1));  // npos + 1 == 0: the whole string
+}
+
 }  // namespace thumbpipe::queue

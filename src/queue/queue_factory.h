@@ -29,4 +29,10 @@ namespace thumbpipe::queue {
 Result<std::unique_ptr<Queue>> OpenQueue(std::string_view url, SqliteQueueOptions settings,
                                          const std::optional<sigv4::Credentials>& fallback_credentials = std::nullopt);
 
+// The name of the queue `url` designates: ?queue=NAME of sqlite:// and amqp:// ("thumbnails"
+// when absent), otherwise the last path segment before any query (an SQS queue URL ends in the
+// queue's name). `serve` knows its queue by this name and by the ARN made from it, whatever the
+// backend, so a notification configuration names an external queue as it names its own.
+std::string QueueNameOfUrl(std::string_view url);
+
 }  // namespace thumbpipe::queue
