@@ -44,8 +44,6 @@ struct ServeFlags {
   int workers = -1;       // -1 = worker.concurrency (0 there = one per core)
 };
 
-}
-
 Status WritePortFile(const std::string& path, int port) {
   const std::string tmp = path + ".tmp";
   {

@@ -29,6 +29,10 @@ namespace thumbpipe::queue {
 Result<std::unique_ptr<Queue>> OpenQueue(std::string_view url, SqliteQueueOptions settings,
                                          const std::optional<sigv4::Credentials>& fallback_credentials = std::nullopt);
 
+// For a sqlite:// URL: `settings` with the file and queue name the URL names (the file's
+// folder is created). kInvalidArgument for another scheme or a malformed URL.
+Result<SqliteQueueOptions> SqliteSettingsOf(std::string_view url, SqliteQueueOptions settings);
+
 // The name of the queue `url` designates: ?queue=NAME of sqlite:// and amqp:// ("thumbnails"
 // when absent), otherwise the last path segment before any query (an SQS queue URL ends in the
 // queue's name). `serve` knows its queue by this name and by the ARN made from it, whatever the
