@@ -18,7 +18,7 @@ namespace {
 
 std::optional<std::string> RunBotocore() {
   std::filesystem::path script =
-      std::filesystem::path(__FILE__).parent_path() / "testdata" / "botocore_sign.py";
+      std::filesystem::path(THUMBPIPE_SIGV4_SOURCE_DIR) / "testdata" / "botocore_sign.py";
   if (!std::filesystem::exists("/usr/bin/python3")) return std::nullopt;
   std::string cmd = "/usr/bin/python3 '" + script.string() + "' 2>/dev/null";
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);

@@ -24,7 +24,7 @@ struct Captured {
 };
 
 std::vector<Captured> LoadCaptured() {
-  std::ifstream in(std::filesystem::path(__FILE__).parent_path() / "testdata" /
+  std::ifstream in(std::filesystem::path(THUMBPIPE_SIGV4_SOURCE_DIR) / "testdata" /
                    "jssdk_requests.jsonl");
   std::vector<Captured> out;
   std::string line;

@@ -29,9 +29,10 @@ from pipeline_harness import BUCKET, Pipeline, Worker, default_renditions, make_
 
 ROUNDS_MAX = 10           # worker processes started and killed, at most
 KILLS_IN_BATCH_MIN = 4    # kills that must land while the worker held messages
-IMAGES_PER_ROUND = 8
-# (width, height) of the photo-like images; each round uploads every one under new keys.
-SHAPES = [(1600, 1200), (1200, 1600), (900, 600), (2000, 1000)]
+IMAGES_PER_ROUND = 16
+# (width, height) of the photo-like images; each round uploads every one under new keys. Large
+# enough that a round keeps a worker busy for a while, so that kills can land mid-batch.
+SHAPES = [(3200, 2400), (2400, 3200), (3000, 2000), (4000, 2000)]
 
 
 def main():
@@ -74,11 +75,15 @@ def main():
                 worker = Worker(p, workers=2, name=f"worker{round_}")
                 workers.append(worker)
                 # Kill at a random moment once it holds messages (received, jobs running).
-                poll(lambda: p.cli("status")["in_flight"] > 0 or worker.proc.poll() is not None,
+                # A fast worker may finish the whole round before a status call sees it hold
+                # anything: then this round's kill lands after the batch and does not count.
+                uploaded = len(expected) + len(invalid)
+                poll(lambda: p.cli("status")["in_flight"] > 0 or worker.proc.poll() is not None
+                     or (p.cli("queue", "stats")["sent"] >= uploaded and p.drained()),
                      "the worker to take messages")
                 assert worker.proc.poll() is None, "the worker exited:\n" + worker.output()
                 # The crash's moment, drawn at random (not a synchronisation: any moment must do).
-                delay = rng.uniform(0.0, 0.6)
+                delay = rng.uniform(0.0, 0.3)
                 time.sleep(delay)
                 worker.kill()
                 # The dead worker's messages stay in flight until their visibility runs out;
