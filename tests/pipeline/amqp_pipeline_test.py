@@ -18,7 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "queue"))
 import rabbitmq_harness  # noqa: E402
-from pipeline_harness import ACCESS_KEY, BUCKET, SECRET_KEY, make_image, poll, run  # noqa: E402
+from pipeline_harness import ACCESS_KEY, BUCKET, SECRET_KEY, kill_all, make_image, poll, print_log_tails, run  # noqa: E402
 from pipeline_harness import default_renditions as expected_renditions  # noqa: E402
 
 import boto3  # noqa: E402
@@ -117,15 +117,10 @@ wait = "1s"
             assert serve.wait(timeout=120) == 0, "serve did not exit 0 on SIGTERM"
             print("ok: serve and the surviving worker exited 0 on SIGTERM")
     except BaseException:
-        for name, log in logs:
-            log.seek(0)
-            print(f"--- {name}\n" + log.read()[-6000:], file=sys.stderr)
+        print_log_tails(logs, 6000)
         raise
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        kill_all(procs)
         node.stop()
     return 0
 

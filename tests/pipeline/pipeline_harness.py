@@ -8,6 +8,7 @@ are stopped by their own PID. Runs under Debian's /usr/bin/python3 with its boto
 """
 import json
 import os
+import sys
 import signal
 import subprocess
 import time
@@ -39,6 +40,21 @@ def run(*args, ok_codes=(0,), **kwargs):
     if out.returncode not in ok_codes:
         raise AssertionError(f"{args} exited {out.returncode}: {out.stderr}{out.stdout}")
     return out.stdout
+
+
+def print_log_tails(logs, chars=4000):
+    """On a failure: the end of each (name, open log file) pair, to stderr."""
+    for name, log in logs:
+        log.seek(0)
+        print(f"--- {name}\n" + log.read()[-chars:], file=sys.stderr)
+
+
+def kill_all(procs):
+    """SIGKILL whatever of `procs` still runs, and reap it (a test's cleanup)."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def make_image(path, width, height, tool, seed=0):

@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "store"))
 import rabbitmq_harness  # noqa: E402
 import rgw_conformance  # noqa: E402
 from cluster_test import SOURCES, local_renditions  # noqa: E402
-from pipeline_harness import BUCKET, poll, run  # noqa: E402
+from pipeline_harness import BUCKET, kill_all, poll, print_log_tails, run  # noqa: E402
 
 UPLOADS = 200
 WORKERS = 3
@@ -162,16 +162,11 @@ wait = "1s"
                 proc.send_signal(signal.SIGTERM)
                 assert proc.wait(timeout=120) == 0, f"worker pid {proc.pid} did not exit 0 on SIGTERM"
     except BaseException:
-        for name, log in logs:
-            log.seek(0)
-            print(f"--- {name}\n" + log.read()[-4000:], file=sys.stderr)
+        print_log_tails(logs)
         print(cluster.logs_tail(), file=sys.stderr)
         raise
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        kill_all(procs)
         cluster.stop()
         node.stop()
         shutil.rmtree(cluster.dir, ignore_errors=True)
