@@ -25,17 +25,6 @@ Sha256Digest HmacSha256(std::string_view key, std::string_view data) {
   return out;
 }
 
-std::string HexEncode(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 0xF]);
-  }
-  return out;
-}
-
 bool IsLowerHex64(std::string_view text) {
   if (text.size() != 64) return false;
   for (char c : text) {

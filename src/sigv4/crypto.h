@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/hex.h"
+
 namespace thumbpipe::sigv4 {
 
 using Sha256Digest = std::array<unsigned char, 32>;
@@ -23,8 +25,8 @@ Sha256Digest Sha256(std::string_view data);
 std::string Sha256Hex(std::string_view data);
 Sha256Digest HmacSha256(std::string_view key, std::string_view data);
 
-// Lower-case hex, as SigV4 writes every hash and signature.
-std::string HexEncode(std::string_view bytes);
+// Lower-case hex, as SigV4 writes every hash and signature (common/hex.h), also for digests.
+using thumbpipe::HexEncode;
 template <std::size_t N>
 std::string HexEncode(const std::array<unsigned char, N>& bytes) {
   return HexEncode(std::string_view(reinterpret_cast<const char*>(bytes.data()), N));

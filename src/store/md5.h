@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/hex.h"
 #include "common/result.h"
 
 namespace thumbpipe::store::internal {
@@ -29,9 +30,8 @@ class Md5 {
   std::unique_ptr<Ctx> ctx_;
 };
 
-std::string HexEncode(std::string_view bytes);
-// The raw bytes of lower- or upper-case hex; kInvalidArgument when `hex` is not hex.
-Result<std::string> HexDecode(std::string_view hex);
+using thumbpipe::HexDecode;  // common/hex.h
+using thumbpipe::HexEncode;
 
 // "<hex md5 of the concatenated binary part digests>-<count>". REQUIRES: every part etag is
 // 32 hex digits (a simple MD5 ETag).

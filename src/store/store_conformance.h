@@ -27,6 +27,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/hex.h"
 #include "store/object_store.h"
 
 namespace thumbpipe::store::testing {
@@ -68,14 +69,8 @@ inline std::string Md5Hex(std::string_view bytes, bool raw = false) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   EVP_Digest(bytes.data(), bytes.size(), digest, &n, EVP_md5(), nullptr);
-  if (raw) return std::string(reinterpret_cast<char*>(digest), n);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < n; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
+  std::string md5(reinterpret_cast<char*>(digest), n);
+  return raw ? md5 : HexEncode(md5);
 }
 
 // Deterministic bytes: the same (seed, size) gives the same body.
