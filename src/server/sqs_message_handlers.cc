@@ -1,6 +1,7 @@
 // The message-level SQS actions: send, receive, delete, change visibility (and batches).
 #include <chrono>
 
+#include "common/logging.h"
 #include "queue/message_rules.h"
 #include "queue/sqs_codec.h"
 #include "server/sqs_params.h"
@@ -165,8 +166,12 @@ json DeadLetterBySend(SqsContext& ctx, const ResolvedQueue& q, const queue::Send
   if (!ctx.may_consume) Reject("AccessDenied", "Dead-lettering a message needs a read-write key.");
   CheckReceipt(info->receipt);
   const std::string reason = info->reason.empty() ? "dead-lettered through the SQS API" : info->reason;
-  if (std::optional<sqs::Error> e = ReceiptError(q.entry->queue->DeadLetter(info->receipt, reason), true)) {
-    throw SqsReject{*e};
+  const Status moved = q.entry->queue->DeadLetter(info->receipt, reason);
+  if (std::optional<sqs::Error> e = ReceiptError(moved, true)) throw SqsReject{*e};
+  if (!moved.ok()) {
+    // Answered as success (see above); worth a line, as nothing was moved.
+    LogInfo("sqs.dead_letter", {{"message_id", info->id}, {"queue", q.entry->settings.queue.name},
+                                {"moved", false}, {"detail", moved.ToString()}});
   }
   return SentResult(entry, info->id);
 }
