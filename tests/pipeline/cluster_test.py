@@ -55,7 +55,11 @@ SOURCES = [(f"src{i}.{'png' if i % 2 else 'jpg'}", 160 + 24 * i, 120 + 16 * i, "
 def write_config(tmp, queue_url):
     """serve's config, which the workers use too; queue_url None = the embedded queue."""
     path = os.path.join(tmp, "thumbpipe.toml")
-    queue = f'[queue]\nurl = "{queue_url}"' if queue_url else ""
+    # The embedded queue gives a SIGKILLed worker's messages back when their visibility runs
+    # out (RabbitMQ at once, when the connection drops): short, so the test does not sit out
+    # the default 60 s; the workers' heartbeats keep longer jobs hidden.
+    queue = f'[queue]\nurl = "{queue_url}"' if queue_url else '[queue]\nvisibility_timeout = "5s"'
+
     with open(path, "w") as f:
         f.write(f'''data_dir = "{tmp}/data"
 [[credentials]]
