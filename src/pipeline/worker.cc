@@ -1,5 +1,6 @@
 #include "pipeline/worker.h"
 
+#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -20,7 +21,12 @@ struct InHand {
   queue::Message message;
   Clock::time_point extended_at;  // when its visibility was last set (receive or heartbeat)
   bool running = false;
+  double receive_ms = 0;  // its share of the receive call that brought it (the job line's receive_ms)
 };
+
+double MsSince(Steady::time_point start) {
+  return std::chrono::duration<double, std::milli>(Steady::now() - start).count();
+}
 
 }  // namespace
 
@@ -50,7 +56,7 @@ struct Worker::State {
   void Receiver();
   void JobThread();
   void Heartbeat();
-  void Apply(const queue::Message& m, const JobReport& report);
+  void Apply(const queue::Message& m, const JobReport& report, double receive_ms);
   void Release(const std::string& receipt);
   void Forget(const std::string& id);
   void Count(std::string_view result) {
@@ -153,8 +159,10 @@ void Worker::State::Receiver() {
     if (stopping) break;
     const int room = std::min(options.batch, capacity - static_cast<int>(in_hand.size()));
     lock.unlock();
+    const Steady::time_point receive_start = Steady::now();
     Result<std::vector<queue::Message>> got = queue.ReceiveOrStop(room, options.wait, std::nullopt,
                                                                   receive_stop.get_token());
+    const double receive_ms = MsSince(receive_start);
     lock.lock();
     if (!got.ok()) {
       ++counters.queue_errors;
@@ -167,7 +175,9 @@ void Worker::State::Receiver() {
       ++counters.received;
       std::string receipt = m.receipt;
       pending.push_back(receipt);
-      in_hand.insert_or_assign(std::move(receipt), InHand{std::move(m), now, false});
+      // Real time, not the injected clock: this is the cost of the call, for the job line.
+      // It includes any long-poll wait for the first message (none while a backlog lasts).
+      in_hand.insert_or_assign(std::move(receipt), InHand{std::move(m), now, false, receive_ms / got->size()});
     }
     changed.notify_all();
   }
@@ -186,6 +196,7 @@ void Worker::State::JobThread() {
     InHand& h = in_hand.at(receipt);
     h.running = true;
     const queue::Message message = h.message;
+    const double receive_ms = h.receive_ms;
     ++running;
     lock.unlock();
     const JobReport report = processor(message);
@@ -193,7 +204,7 @@ void Worker::State::JobThread() {
     // Released after the grace period: the message is someone else's now.
     const bool still_ours = in_hand.count(receipt) > 0;
     lock.unlock();
-    if (still_ours) Apply(message, report);
+    if (still_ours) Apply(message, report, receive_ms);
     lock.lock();
     if (still_ours) in_hand.erase(receipt);
     --running;
@@ -201,10 +212,11 @@ void Worker::State::JobThread() {
   }
 }
 
-void Worker::State::Apply(const queue::Message& m, const JobReport& report) {
+void Worker::State::Apply(const queue::Message& m, const JobReport& report, double receive_ms) {
   std::string keys;
   for (const std::string& k : report.keys) keys += (keys.empty() ? "" : ",") + k;
   Status applied;
+  const Steady::time_point verdict_start = Steady::now();
   std::string_view result = VerdictName(report.verdict);
   switch (report.verdict) {
     case Verdict::kDone:
@@ -231,6 +243,7 @@ void Worker::State::Apply(const queue::Message& m, const JobReport& report) {
       applied = queue.DeadLetter(m.receipt, report.error.ToString());
       break;
   }
+  const double verdict_ms = MsSince(verdict_start);
   {
     std::lock_guard lock(mu);
     if (result == "done" || result == "skipped") ++counters.removed;
@@ -249,7 +262,11 @@ void Worker::State::Apply(const queue::Message& m, const JobReport& report) {
                             {"renditions_written", report.renditions_written},
                             {"renditions_deleted", report.renditions_deleted}, {"bytes_in", report.bytes_in},
                             {"bytes_out", report.bytes_out}, {"decode_ms", report.decode_ms},
-                            {"encode_ms", report.encode_ms}, {"total_ms", report.total_ms}};
+                            {"encode_ms", report.encode_ms}, {"total_ms", report.total_ms},
+                            // The queue's cost of this message (bench/scale): its share of the
+                            // receive, and the remove / visibility change / dead-letter call.
+                            {"receive_ms", std::round(receive_ms * 1000) / 1000},
+                            {"verdict_ms", std::round(verdict_ms * 1000) / 1000}};
   if (!report.error.ok()) {
     fields["error_class"] = report.error.IsPermanent() ? "permanent" : "transient";
     fields["error"] = report.error.ToString();

@@ -1,6 +1,7 @@
 #include "queue/sqs_codec.h"
 
 #include <charconv>
+#include <limits>
 
 #include "server/sqs_wire.h"
 
@@ -88,6 +89,33 @@ Result<Message> MessageFromJson(const json& j) {
   return m;
 }
 
+std::optional<DeadInfo> ParseDeadInfo(std::string_view text) {
+  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return std::nullopt;
+  DeadInfo info;
+  info.reason = StringMember(j, "reason");
+  info.id = StringMember(j, "id");
+  info.receipt = StringMember(j, "receipt");
+  if (auto ms = j.find("sent_at_ms"); ms != j.end() && ms->is_number_integer()) info.sent_at = FromEpochMs(ms->get<int64_t>());
+  if (auto ms = j.find("dead_at_ms"); ms != j.end() && ms->is_number_integer()) info.dead_at = FromEpochMs(ms->get<int64_t>());
+  if (auto n = j.find("receive_count"); n != j.end() && n->is_number_integer()) {
+    const int64_t count = n->get<int64_t>();
+    if (count >= 0 && count <= std::numeric_limits<int>::max()) info.receive_count = static_cast<int>(count);
+  }
+  return info;
+}
+
+std::string DeadInfoJson(const DeadInfo& info) {
+  json j = json::object();
+  if (!info.reason.empty()) j["reason"] = info.reason;
+  if (!info.id.empty()) j["id"] = info.id;
+  if (info.sent_at) j["sent_at_ms"] = EpochMs(*info.sent_at);
+  if (info.dead_at) j["dead_at_ms"] = EpochMs(*info.dead_at);
+  if (info.receive_count) j["receive_count"] = *info.receive_count;
+  if (!info.receipt.empty()) j["receipt"] = info.receipt;
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 DeadMessage DeadFromMessage(Message message) {
   DeadMessage d;
   d.id = message.id;
@@ -96,16 +124,15 @@ DeadMessage DeadFromMessage(Message message) {
   d.sent_at = message.sent_at;
   d.dead_at = message.sent_at;  // when it reached the DLQ: unknown to SQS, its sent time is the best guess
   d.reason = "max_receive_count exceeded (moved by the queue's RedrivePolicy)";
-  auto info = message.attributes.find(kDeadInfoAttribute);
-  if (info != message.attributes.end()) {
-    const json j = json::parse(info->second.value, nullptr, /*allow_exceptions=*/false);
-    if (j.is_object()) {
-      d.reason = j.value("reason", d.reason);
-      d.id = j.value("id", d.id);
-      if (auto ms = j.find("sent_at_ms"); ms != j.end() && ms->is_number_integer()) d.sent_at = FromEpochMs(ms->get<int64_t>());
-      if (auto ms = j.find("dead_at_ms"); ms != j.end() && ms->is_number_integer()) d.dead_at = FromEpochMs(ms->get<int64_t>());
-      if (auto n = j.find("receive_count"); n != j.end() && n->is_number_integer()) d.receive_count = n->get<int>();
-      message.attributes.erase(info);
+  auto attribute = message.attributes.find(kDeadInfoAttribute);
+  if (attribute != message.attributes.end()) {
+    if (std::optional<DeadInfo> info = ParseDeadInfo(attribute->second.value)) {
+      if (!info->reason.empty()) d.reason = info->reason;
+      if (!info->id.empty()) d.id = info->id;
+      if (info->sent_at) d.sent_at = *info->sent_at;
+      if (info->dead_at) d.dead_at = *info->dead_at;
+      if (info->receive_count) d.receive_count = *info->receive_count;
+      message.attributes.erase(attribute);
     }
   }
   d.attributes = std::move(message.attributes);
@@ -113,12 +140,11 @@ DeadMessage DeadFromMessage(Message message) {
 }
 
 std::string DeadInfoJson(const Message& message, std::string_view reason, Clock::time_point now) {
-  return json({{"reason", std::string(reason)},
-               {"id", message.id},
-               {"sent_at_ms", EpochMs(message.sent_at)},
-               {"dead_at_ms", EpochMs(now)},
-               {"receive_count", message.receive_count}})
-      .dump(-1, ' ', false, json::error_handler_t::replace);
+  return DeadInfoJson(DeadInfo{std::string(reason), message.id, message.receipt, message.sent_at, now, message.receive_count});
+}
+
+std::string DeadInfoJson(const DeadMessage& dead) {
+  return DeadInfoJson(DeadInfo{dead.reason, dead.id, {}, dead.sent_at, dead.dead_at, dead.receive_count});
 }
 
 }  // namespace thumbpipe::queue

@@ -22,11 +22,14 @@
 //    a request. Across processes only the service's answer counts: SQS cannot refuse a stale
 //    DeleteMessage, so a slow consumer elsewhere may delete a message another one holds.
 //  - DeadLetter: SendMessage to the DLQ (body, attributes, and the attribute "thumbpipe.dead":
-//    reason, first id, first sent time, receive count) then DeleteMessage. It needs the message,
-//    so only a receipt this object handed out can be dead-lettered (else kFailedPrecondition).
-//    A message with 10 attributes already has no room for the reason: it is sent without it
-//    (logged). A service that refuses SendMessage to its DLQ (`thumbpipe serve`, whose DLQ is
-//    the dead side of the queue) makes DeadLetter kUnsupported.
+//    reason, first id, first sent time, receive count, the receipt; sqs_codec.h) then
+//    DeleteMessage. It needs the message, so only a receipt this object handed out can be
+//    dead-lettered (else kFailedPrecondition). A message with 10 attributes already has no
+//    room for the reason: it is sent without it (logged). On Amazon SQS the DLQ is an
+//    ordinary queue and gets a copy; `thumbpipe serve`, whose DLQ is the dead side of the
+//    queue, moves the message the receipt names there instead (the DeleteMessage that follows
+//    then deletes nothing), so a message with 10 attributes cannot be dead-lettered there:
+//    serve answers UnsupportedOperation, which is kUnsupported.
 //  - Stats: GetQueueAttributes (ApproximateNumberOfMessages / NotVisible / Delayed; the DLQ's
 //    ApproximateNumberOfMessages is `dead`). SQS's counts are approximate (up to a minute
 //    behind). oldest_age is 0 (SQS reports it only to CloudWatch); the counters count this

@@ -70,16 +70,7 @@ QueueBackend SqsBackend() {
     settings.max_message_bytes = s.max_message_bytes;
     return OpenQueue(url, settings);
   };
-  const std::string serve_dlq =
-      "serve's dead-letter queue is the dead side of the embedded queue and refuses SendMessage "
-      "(UnsupportedOperation), so DeadLetter (SendMessage to the DLQ + DeleteMessage) is kUnsupported there; "
-      "SqsDeadLetterTest covers List/Redrive/Purge through the service's own redrive";
   backend.cannot = {
-      {"DeadLetterKeepsReasonAndMessage", serve_dlq},
-      {"DeadLetterListIsNotAReceiveAndPages", serve_dlq},
-      {"RedriveAllRestoresWithCountsReset", serve_dlq},
-      {"PurgeDeadLettersAndQueue", serve_dlq},
-      {"StatsCountsEachState", serve_dlq},
       {"RedriveByIdMovesOnlyThose", "SQS moves a dead-letter queue back whole (StartMessageMoveTask): no redrive by id"},
       {"MovedToDeadLettersAfterExactlyMaxReceiveCount",
        "the move is the service's (RedrivePolicy) and SQS reports no count of it: Stats().dead_lettered counts this "
@@ -102,9 +93,10 @@ class SqsDeadLetterTest : public ::testing::Test {
     if (Endpoint().empty()) GTEST_SKIP() << "THUMBPIPE_TEST_SQS_ENDPOINT is not set";
     auto url = CreateQueue(FreshName(), settings_);
     ASSERT_TRUE(url.ok()) << url.status().ToString();
+    url_ = *url;
     SqliteQueueOptions s;
     s.max_message_bytes = settings_.max_message_bytes;
-    auto q = OpenQueue(*url, s);
+    auto q = OpenQueue(url_, s);
     ASSERT_TRUE(q.ok()) << q.status().ToString();
     queue_ = std::move(q).value();
   }
@@ -129,6 +121,7 @@ class SqsDeadLetterTest : public ::testing::Test {
     EXPECT_TRUE(none->empty());
   }
   ConformanceSettings settings_;
+  std::string url_;
   std::unique_ptr<Queue> queue_;
 };
 
@@ -172,13 +165,53 @@ TEST_F(SqsDeadLetterTest, ListRedrivePurgeThroughTheServicesRedrive) {
   EXPECT_TRUE(queue_->dead_letters().List(10)->empty());
 }
 
-TEST_F(SqsDeadLetterTest, DeadLetterOnServeSaysUnsupported) {
-  ASSERT_TRUE(queue_->Send("corrupt").ok());
+// serve's DLQ is the dead side of the queue: the client's SendMessage to it moves the message
+// its receipt names, keeping the reason, id, first-sent time and receive count.
+TEST_F(SqsDeadLetterTest, DeadLetterOnServeMovesTheMessageWithItsReason) {
+  const Attributes attrs = {{"k", {"String", "v"}}};
+  auto id = queue_->Send("corrupt", attrs);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  const Message first = ReceiveOne();
+  ASSERT_TRUE(queue_->ChangeVisibility(first.receipt, Duration{0}).ok());
   const Message m = ReceiveOne();
-  EXPECT_EQ(queue_->DeadLetter(m.receipt, "corrupt: truncated").code(), StatusCode::kUnsupported);
+  ASSERT_EQ(m.receive_count, 2);
+  ASSERT_TRUE(queue_->DeadLetter(m.receipt, "corrupt: truncated").ok());
+  EXPECT_EQ(queue_->Stats()->dead, 1);
+  EXPECT_TRUE(queue_->Receive(10, Duration{0})->empty());
+  auto dead = queue_->dead_letters().List(10);
+  ASSERT_TRUE(dead.ok()) << dead.status().ToString();
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].id, *id);
+  EXPECT_EQ((*dead)[0].body, "corrupt");
+  EXPECT_EQ((*dead)[0].attributes, attrs) << "the dead-info attribute is read, not shown";
+  EXPECT_EQ((*dead)[0].reason, "corrupt: truncated");
+  EXPECT_EQ((*dead)[0].receive_count, 2);
+  EXPECT_EQ((*dead)[0].sent_at, m.sent_at);
   EXPECT_EQ(queue_->DeadLetter("a-receipt-from-elsewhere", "r").code(), StatusCode::kFailedPrecondition)
       << "DeadLetter needs a message this object received";
-  EXPECT_TRUE(queue_->Remove(m.receipt).ok()) << "a failed DeadLetter leaves the message held";
+}
+
+// Across consumers only serve knows a receipt is stale: one that is no longer current moves
+// nothing (whoever holds the current receipt decides) and the client's DeadLetter succeeds,
+// as its DeleteMessage with that receipt does. Still exactly one copy, on the live side.
+TEST_F(SqsDeadLetterTest, DeadLetterWithAReceiptStaleElsewhereMovesNothing) {
+  SqliteQueueOptions s;
+  s.max_message_bytes = settings_.max_message_bytes;
+  auto other = OpenQueue(url_, s);
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  ASSERT_TRUE(queue_->Send("slow").ok());
+  const Message old = ReceiveOne();
+  ASSERT_TRUE(queue_->ChangeVisibility(old.receipt, Duration{0}).ok());
+  auto again = (*other)->Receive(1, Duration{0});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_TRUE(queue_->DeadLetter(old.receipt, "late").ok());
+  EXPECT_EQ(queue_->Stats()->dead, 0);
+  EXPECT_TRUE((*other)->DeadLetter(again->front().receipt, "corrupt").ok());
+  auto dead = queue_->dead_letters().List(10);
+  ASSERT_TRUE(dead.ok()) << dead.status().ToString();
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].reason, "corrupt") << "the holder's verdict, once";
 }
 
 TEST_F(SqsDeadLetterTest, MissingQueueAndBadCredentials) {

@@ -123,6 +123,28 @@ TEST(SqsCodecTest, DeadInfoRoundTrip) {
   EXPECT_NE(moved.reason.find("max_receive_count"), std::string::npos);
 }
 
+TEST(SqsCodecTest, DeadInfoCarriesTheReceiptAndToleratesBadFields) {
+  Message m{"id-1", "receipt-1", "body", {}, 3, Clock::time_point(std::chrono::milliseconds(1234))};
+  std::optional<DeadInfo> info = ParseDeadInfo(DeadInfoJson(m, "why", Clock::time_point(std::chrono::seconds(9))));
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->receipt, "receipt-1") << "serve moves the message this receipt names";
+  EXPECT_EQ(info->id, "id-1");
+  EXPECT_EQ(info->receive_count, 3);
+  EXPECT_EQ(info->sent_at, m.sent_at);
+  EXPECT_EQ(info->dead_at, Clock::time_point(std::chrono::seconds(9)));
+  // What serve shows on its DLQ has no receipt.
+  DeadMessage d{"id-1", "body", {}, 3, m.sent_at, m.sent_at, "why"};
+  EXPECT_TRUE(ParseDeadInfo(DeadInfoJson(d))->receipt.empty());
+  EXPECT_FALSE(ParseDeadInfo("not json").has_value());
+  EXPECT_FALSE(ParseDeadInfo("[1]").has_value());
+  std::optional<DeadInfo> odd = ParseDeadInfo(R"({"reason":5,"receive_count":-1,"sent_at_ms":"x","id":"i"})");
+  ASSERT_TRUE(odd.has_value());
+  EXPECT_EQ(odd->id, "i");
+  EXPECT_TRUE(odd->reason.empty());
+  EXPECT_FALSE(odd->receive_count.has_value());
+  EXPECT_FALSE(odd->sent_at.has_value());
+}
+
 TEST(SqsApiTest, ErrorsMapByCode) {
   const sigv4::Headers headers = {{"x-amzn-query-error", "AWS.SimpleQueueService.NonExistentQueue;Sender"},
                                   {"x-amzn-RequestId", "req-1"}};

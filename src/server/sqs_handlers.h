@@ -84,6 +84,7 @@ struct SqsContext {
   std::string region;
   std::string base_url;  // "http://host:port": queue URLs are base_url/<account>/<name>
   std::string path;      // the request's path (the query protocol may address the queue by it)
+  bool may_consume = true;  // the key may receive and delete (a dead-letter send moves a message)
 };
 
 // The result of one action: its result object, or the error to answer with.

@@ -1,7 +1,9 @@
 // The message-level SQS actions: send, receive, delete, change visibility (and batches).
 #include <chrono>
 
+#include "common/logging.h"
 #include "queue/message_rules.h"
+#include "queue/sqs_codec.h"
 #include "server/sqs_params.h"
 
 namespace thumbpipe::server::sqs_internal {
@@ -100,8 +102,14 @@ json PeekDead(SqsContext& ctx, const ResolvedQueue& q, int max, const json& syst
     json system = {{"ApproximateReceiveCount", std::to_string(d.receive_count)},
                    {"SentTimestamp", std::to_string(EpochMs(d.sent_at))},
                    {"DeadLetterQueueSourceArn", source}};
+    // The reason and the time it died, in the attribute the sqs:// client reads them from
+    // (queue/sqs_codec.h), unless the message already has SQS's 10 attributes.
+    queue::Attributes attributes = d.attributes;
+    if (attributes.size() < static_cast<size_t>(queue::kMaxAttributes)) {
+      attributes[std::string(queue::kDeadInfoAttribute)] = {"String", queue::DeadInfoJson(d)};
+    }
     messages.push_back(MessageJson(system_names, attribute_names, d.id, std::string(kPeekReceiptPrefix) + d.id, d.body,
-                                   d.attributes, std::move(system)));
+                                   attributes, std::move(system)));
   }
   if (messages.empty()) return json::object();
   return {{"Messages", messages}};
@@ -134,9 +142,45 @@ void CheckReceipt(const std::string& receipt) {
   }
 }
 
+// SendMessage to a dead-letter side is how the sqs:// client dead-letters (SendMessage to
+// the RedrivePolicy's DLQ, then DeleteMessage; queue/sqs_codec.h). Here the DLQ is the dead
+// side of the source queue, so instead of storing a copy, the message the dead-info
+// attribute's receipt names is moved there with the reason (Queue::DeadLetter keeps its id,
+// body, attributes, first-sent time and receive count); the client's DeleteMessage that
+// follows then finds nothing to delete, which succeeds. A receipt that is no longer current
+// (the message was received again since, removed, or already moved by an earlier try of this
+// very request) moves nothing and succeeds, as DeleteMessage with it does: whoever holds the
+// current receipt decides. Any other send to a dead side is refused.
+json DeadLetterBySend(SqsContext& ctx, const ResolvedQueue& q, const queue::SendEntry& entry) {
+  auto attribute = entry.attributes.find(queue::kDeadInfoAttribute);
+  const std::optional<queue::DeadInfo> info =
+      attribute == entry.attributes.end() ? std::nullopt : queue::ParseDeadInfo(attribute->second.value);
+  if (!info || info->receipt.empty() || info->id.empty()) {
+    Reject("UnsupportedOperation",
+           "The dead-letter queue " + q.name + " is the dead side of " + q.entry->settings.queue.name +
+               ": its messages move by StartMessageMoveTask or PurgeQueue, and a SendMessage to it only dead-letters a "
+               "held message (the " + std::string(queue::kDeadInfoAttribute) +
+               " attribute with its id and receipt; docs/sqs-api.md).");
+  }
+  // Moving a message is consuming it: the key must be one that may receive and delete.
+  if (!ctx.may_consume) Reject("AccessDenied", "Dead-lettering a message needs a read-write key.");
+  CheckReceipt(info->receipt);
+  const std::string reason = info->reason.empty() ? "dead-lettered through the SQS API" : info->reason;
+  const Status moved = q.entry->queue->DeadLetter(info->receipt, reason);
+  if (std::optional<sqs::Error> e = ReceiptError(moved, true)) throw SqsReject{*e};
+  if (!moved.ok()) {
+    // Answered as success (see above); worth a line, as nothing was moved.
+    LogInfo("sqs.dead_letter", {{"message_id", info->id}, {"queue", q.entry->settings.queue.name},
+                                {"moved", false}, {"detail", moved.ToString()}});
+  }
+  return SentResult(entry, info->id);
+}
+
 }  // namespace
 
 json SendMessage(SqsContext& ctx, const json& req) {
+  const ResolvedQueue resolved = QueueOf(ctx, req);
+  if (resolved.dead_letters) return DeadLetterBySend(ctx, resolved, ReadSendEntry(req));
   const std::shared_ptr<queue::Queue> q = LiveQueue(ctx, req);
   const queue::SendEntry entry = ReadSendEntry(req);
   Result<std::string> id = q->Send(entry.body, entry.attributes, entry.delay);

@@ -215,7 +215,7 @@ HttpResponse SqsExchange::End() {
   if (base.empty()) base = "http://" + std::string(head_.Header("host").value_or("localhost"));
   while (base.ends_with('/')) base.pop_back();
   SqsContext ctx{service_.queues(), service_.gate(), service_.tasks(), service_.clock(),
-                 service_.options().region, base, path_};
+                 service_.options().region, base, path_, Allowed(**key, "ReceiveMessage")};
   SqsReply reply = HandleSqsAction(ctx, action_, *request);
   if (auto* error = std::get_if<sqs::Error>(&reply)) return Fail(*error);
   return Reply(std::get<json>(reply));

@@ -1,21 +1,31 @@
 #!/usr/bin/python3
-"""A small scale-out cluster on one machine, every piece a separate process as on many machines:
+"""A small scale-out cluster on one machine, every piece a separate process as on many machines,
+with the queue on either remote backend (--backend):
 
-- a private RabbitMQ node (tests/queue/rabbitmq_harness.py) holds the queue and its DLQ;
-- `thumbpipe serve --workers 0` is only the S3 endpoint and the notifier: its events go to the
-  amqp:// queue (queue.url), not to a queue of its own;
-- three `thumbpipe worker` processes read the events from amqp:// and the images from serve's
-  S3 API through `s3://` (THUMBPIPE_STORE_URL), and write the renditions back through it: they
-  never touch serve's data directory.
+- amqp: a private RabbitMQ node (tests/queue/rabbitmq_harness.py) holds the queue and its DLQ;
+  `thumbpipe serve --workers 0` sends its events there (queue.url), not to a queue of its own;
+  the workers read them from amqp://.
+- sqs: no broker. serve keeps its embedded queue and is the SQS service too (docs/sqs-api.md);
+  the workers read the events over HTTP from `sqs+http://` against serve (THUMBPIPE_QUEUE_URL),
+  and dead-letter through it (SendMessage to the queue's -dlq + DeleteMessage).
+
+Either way serve is also the S3 endpoint and the notifier, and does no image work; three
+`thumbpipe worker` processes read the images from serve's S3 API through `s3://`
+(THUMBPIPE_STORE_URL) and write the renditions back through it: they never touch serve's data
+directory.
 
 500 uploads (small generated images, plus a truncated JPEG and a file of junk bytes) go in
 from a pool of boto3 threads; one worker is killed with SIGKILL after half of them. Every valid
 upload must get exactly the renditions a single process makes of its source (`thumbpipe
 thumbnail`: same keys, and each rendition's ETag is the MD5 of the bytes made locally), the
-DLQ must hold exactly the two invalid files, and the queue must drain.
+DLQ must hold exactly the two invalid files, each with the engine's reason, and the queue must
+drain. On sqs the DLQ is read both in serve's queue file (`thumbpipe dlq list`) and through
+the SQS API (`thumbpipe dlq list` on the sqs:// url).
 
-Usage: cluster_test.py PATH/TO/thumbpipe  (exit 77 = skipped: rabbitmq-server not installed)
+Usage: cluster_test.py --backend sqs|amqp PATH/TO/thumbpipe
+       (exit 77 = skipped: amqp without rabbitmq-server installed)
 """
+import argparse
 import concurrent.futures
 import hashlib
 import json
@@ -43,7 +53,13 @@ SOURCES = [(f"src{i}.{'png' if i % 2 else 'jpg'}", 160 + 24 * i, 120 + 16 * i, "
 
 
 def write_config(tmp, queue_url):
+    """serve's config, which the workers use too; queue_url None = the embedded queue."""
     path = os.path.join(tmp, "thumbpipe.toml")
+    # The embedded queue gives a SIGKILLed worker's messages back when their visibility runs
+    # out (RabbitMQ at once, when the connection drops): short, so the test does not sit out
+    # the default 60 s; the workers' heartbeats keep longer jobs hidden.
+    queue = f'[queue]\nurl = "{queue_url}"' if queue_url else '[queue]\nvisibility_timeout = "5s"'
+
     with open(path, "w") as f:
         f.write(f'''data_dir = "{tmp}/data"
 [[credentials]]
@@ -54,8 +70,7 @@ admin = true
 prefix = "uploads/"
 [output]
 prefix = "thumbnails/"
-[queue]
-url = "{queue_url}"
+{queue}
 [worker]
 wait = "1s"
 ''')
@@ -89,18 +104,25 @@ def local_renditions(thumbpipe, config, tmp):
 
 
 def main():
-    thumbpipe = os.path.abspath(sys.argv[1])
-    if not rabbitmq_harness.installed():
+    parser = argparse.ArgumentParser(description="the scale-out cluster test")
+    parser.add_argument("--backend", choices=("sqs", "amqp"), required=True)
+    parser.add_argument("thumbpipe")
+    args = parser.parse_args()
+    thumbpipe = os.path.abspath(args.thumbpipe)
+    amqp = args.backend == "amqp"
+    if amqp and not rabbitmq_harness.installed():
         print("rabbitmq-server is not installed (scripts/bootstrap installs it): skipped")
         return 77
     rabbitmq_harness.exit_on_sigterm()
-    node = rabbitmq_harness.RabbitNode()
+    node = rabbitmq_harness.RabbitNode() if amqp else None
     procs = []
     logs = []
     try:
-        node.start()
+        if node:
+            node.start()
         with tempfile.TemporaryDirectory(prefix="thumbpipe-cluster-") as tmp:
-            config = write_config(tmp, f"{node.url}?queue=cluster")
+            # sqs: serve's embedded queue (the default url, in its data dir).
+            config = write_config(tmp, f"{node.url}?queue=cluster" if node else None)
             sources = local_renditions(thumbpipe, config, tmp)
             env = {k: v for k, v in os.environ.items() if not k.startswith(("THUMBPIPE_", "AWS_"))}
 
@@ -118,9 +140,14 @@ def main():
             assert serve.poll() is None, "serve exited at start"
             with open(port_file) as f:
                 endpoint = f"http://127.0.0.1:{int(f.read())}"
-            # The workers see serve only as an S3 service; they sign with the config's key.
+            # The workers see serve only as an S3 service (and on sqs an SQS service); they sign
+            # with the config's key, never with a profile of the machine's.
             worker_env = {"THUMBPIPE_STORE_URL": f"s3://{BUCKET}?endpoint={endpoint}&region=us-east-1&path_style=true",
-                          "THUMBPIPE_DATA_DIR": os.path.join(tmp, "worker-data-unused")}
+                          "THUMBPIPE_DATA_DIR": os.path.join(tmp, "worker-data-unused"),
+                          "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_CONFIG_FILE": os.devnull}
+            sqs_url = f"sqs+http://{endpoint[len('http://'):]}/000000000000/thumbnails"
+            if not amqp:
+                worker_env["THUMBPIPE_QUEUE_URL"] = sqs_url
             workers = [start(f"worker-{i}", ["worker", "--workers", "1"], worker_env) for i in range(WORKERS)]
             victim = workers[0]
 
@@ -171,21 +198,33 @@ def main():
             assert not wrong, f"{len(wrong)} renditions differ from the single-process run, e.g. {wrong[:3]}"
             print(f"ok: {len(expected)} renditions, each identical to `thumbpipe thumbnail` of its source")
 
-            def cli(*args):
-                return json.loads(run(thumbpipe, *args, "--config", config, "--json", env=env))
+            def cli(*args, extra_env=None):
+                return json.loads(run(thumbpipe, *args, "--config", config, "--json", env={**env, **(extra_env or {})}))
 
-            def dead_keys():
-                keys = set()
-                for message in cli("dlq", "list"):
+            def dead(extra_env=None):
+                """{key: reason} of the DLQ's messages."""
+                out = {}
+                for message in cli("dlq", "list", extra_env=extra_env):
                     for record in json.loads(message["body"]).get("Records", []):
-                        keys.add(record["s3"]["object"]["key"])
-                return keys
+                        out[record["s3"]["object"]["key"]] = message["reason"]
+                return out
 
-            poll(lambda: len(dead_keys()) >= len(INVALID), "the invalid files in the DLQ", 120)
-            assert dead_keys() == INVALID, f"the DLQ holds {dead_keys()}, expected only {INVALID}"
+            poll(lambda: len(dead()) >= len(INVALID), "the invalid files in the DLQ", 120)
+            views = {"thumbpipe dlq list": dead()}
+            if not amqp:
+                # The same DLQ through the SQS API (the sqs:// client's dead_letters().List).
+                views["thumbpipe dlq list on sqs://"] = dead({**worker_env, "THUMBPIPE_QUEUE_URL": sqs_url})
+            for view, reasons in views.items():
+                assert set(reasons) == INVALID, f"{view}: the DLQ holds {sorted(reasons)}, expected only {sorted(INVALID)}"
+                # The engine's verdict, not "max_receive_count exceeded": dead-lettered at once.
+                vague = {k: r for k, r in reasons.items() if "max_receive_count" in r or "gave up" in r or not r}
+                assert not vague, f"{view}: dead without the engine's reason: {vague}"
             # (On RabbitMQ in_flight counts only the asking process's messages: visible is the check.)
             poll(lambda: cli("queue", "stats")["visible"] == 0, "the queue to drain", 120)
-            print("ok: the DLQ holds exactly the two invalid files; the queue drained")
+            if not amqp:
+                poll(lambda: cli("queue", "stats")["in_flight"] == 0, "nothing in flight", 120)
+            print(f"ok: the DLQ holds exactly the two invalid files with their reasons ({', '.join(views)}); "
+                  "the queue drained")
 
             for proc in workers[1:] + [serve]:
                 proc.send_signal(signal.SIGTERM)
@@ -196,7 +235,8 @@ def main():
         raise
     finally:
         kill_all(procs)
-        node.stop()
+        if node:
+            node.stop()
     return 0
 
 

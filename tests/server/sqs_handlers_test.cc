@@ -110,6 +110,81 @@ TEST_F(SqsHandlersTest, VisibilityAndRedriveFollowTheClock) {
   EXPECT_EQ(ErrorCode("CreateQueue", {{"QueueName", "t"}}), "OverLimit");  // max_queues 3
 }
 
+// The sqs:// client dead-letters with SendMessage to the DLQ carrying the thumbpipe.dead
+// attribute (queue/sqs_codec.h) and then DeleteMessage: serve moves the message the receipt
+// names to the dead side, with the reason, and shows the reason back on the DLQ.
+TEST_F(SqsHandlersTest, SendToTheDeadSideMovesTheHeldMessage) {
+  const std::string url = "http://h:1/000000000000/q";
+  const std::string dlq = url + "-dlq";
+  const std::string policy = R"({"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:q-dlq","maxReceiveCount":5})";
+  Ok("CreateQueue", {{"QueueName", "q"}, {"Attributes", {{"VisibilityTimeout", "30"}, {"RedrivePolicy", policy}}}});
+  const std::string id = Ok("SendMessage", {{"QueueUrl", url}, {"MessageBody", "corrupt.jpg"}})["MessageId"];
+  const json got = Ok("ReceiveMessage", {{"QueueUrl", url}, {"AttributeNames", {"All"}}})["Messages"][0];
+  const std::string receipt = got["ReceiptHandle"];
+  auto dead_send = [&](const json& info) {
+    return json{{"QueueUrl", dlq}, {"MessageBody", "corrupt.jpg"},
+                {"MessageAttributes", {{"thumbpipe.dead", {{"DataType", "String"}, {"StringValue", info.dump()}}}}}};
+  };
+  const json info = {{"reason", "corrupt: truncated"}, {"id", id}, {"receipt", receipt},
+                     {"sent_at_ms", std::stoll(got["Attributes"]["SentTimestamp"].get<std::string>())}, {"receive_count", 1}};
+
+  EXPECT_EQ(ErrorCode("SendMessage", {{"QueueUrl", dlq}, {"MessageBody", "x"}}), "UnsupportedOperation");
+  json no_receipt = info;
+  no_receipt.erase("receipt");
+  EXPECT_EQ(ErrorCode("SendMessage", dead_send(no_receipt)), "UnsupportedOperation");
+  EXPECT_EQ(ErrorCode("SendMessageBatch", {{"QueueUrl", dlq}, {"Entries", {{{"Id", "a"}, {"MessageBody", "x"}}}}}),
+            "UnsupportedOperation");
+  json bad_receipt = info;
+  bad_receipt["receipt"] = "not-a-receipt";
+  EXPECT_EQ(ErrorCode("SendMessage", dead_send(bad_receipt)), "ReceiptHandleIsInvalid");
+  {
+    SqsContext ctx{*queues_, gate_, tasks_, clock_, "us-east-1", "http://h:1", "/", /*may_consume=*/false};
+    SqsReply r = HandleSqsAction(ctx, "SendMessage", dead_send(info));
+    ASSERT_TRUE(std::holds_alternative<sqs::Error>(r));
+    EXPECT_EQ(std::get<sqs::Error>(r).code, "AccessDenied") << "moving a message is consuming it";
+  }
+
+  const json sent = Ok("SendMessage", dead_send(info));
+  EXPECT_EQ(sent["MessageId"], id) << "the dead message keeps its id";
+  EXPECT_EQ(sent["MD5OfMessageBody"], sqs::Md5OfBody("corrupt.jpg"));
+  Ok("DeleteMessage", {{"QueueUrl", url}, {"ReceiptHandle", receipt}});  // the client's delete: nothing left to delete
+  Ok("SendMessage", dead_send(info));  // a retried request moves nothing more
+  const json count = {{"QueueUrl", dlq}, {"AttributeNames", {"ApproximateNumberOfMessages"}}};
+  EXPECT_EQ(Ok("GetQueueAttributes", count)["Attributes"]["ApproximateNumberOfMessages"], "1");
+  EXPECT_EQ(Ok("GetQueueAttributes", {{"QueueUrl", url}, {"AttributeNames", {"All"}}})["Attributes"]["ApproximateNumberOfMessages"],
+            "0");
+
+  const json shown = Ok("ReceiveMessage", {{"QueueUrl", dlq}, {"MessageAttributeNames", {"All"}},
+                                           {"AttributeNames", {"ApproximateReceiveCount"}}})["Messages"][0];
+  EXPECT_EQ(shown["MessageId"], id);
+  EXPECT_EQ(shown["Body"], "corrupt.jpg");
+  EXPECT_EQ(shown["Attributes"]["ApproximateReceiveCount"], "1");
+  const json dead_info = json::parse(shown["MessageAttributes"]["thumbpipe.dead"]["StringValue"].get<std::string>());
+  EXPECT_EQ(dead_info["reason"], "corrupt: truncated");
+  EXPECT_EQ(dead_info["id"], id);
+  EXPECT_EQ(dead_info["receive_count"], 1);
+  EXPECT_EQ(dead_info["sent_at_ms"], info["sent_at_ms"]);
+  EXPECT_FALSE(dead_info.contains("receipt"));
+}
+
+// The same move when the receipt is stale: the message went back and was received again,
+// so the later holder decides; nothing moves and the send still succeeds.
+TEST_F(SqsHandlersTest, SendToTheDeadSideWithAStaleReceiptMovesNothing) {
+  const std::string url = "http://h:1/000000000000/q";
+  Ok("CreateQueue", {{"QueueName", "q"}, {"Attributes", {{"VisibilityTimeout", "30"}}}});
+  const std::string id = Ok("SendMessage", {{"QueueUrl", url}, {"MessageBody", "m"}})["MessageId"];
+  const std::string old = Ok("ReceiveMessage", {{"QueueUrl", url}})["Messages"][0]["ReceiptHandle"];
+  clock_.Advance(std::chrono::seconds(31));
+  const std::string current = Ok("ReceiveMessage", {{"QueueUrl", url}})["Messages"][0]["ReceiptHandle"];
+  const json info = {{"reason", "late"}, {"id", id}, {"receipt", old}};
+  Ok("SendMessage", {{"QueueUrl", url + "-dlq"}, {"MessageBody", "m"},
+                     {"MessageAttributes", {{"thumbpipe.dead", {{"DataType", "String"}, {"StringValue", info.dump()}}}}}});
+  EXPECT_EQ(Ok("GetQueueAttributes", {{"QueueUrl", url + "-dlq"}, {"AttributeNames", {"ApproximateNumberOfMessages"}}})
+                ["Attributes"]["ApproximateNumberOfMessages"],
+            "0");
+  Ok("ChangeMessageVisibility", {{"QueueUrl", url}, {"ReceiptHandle", current}, {"VisibilityTimeout", 10}});
+}
+
 TEST_F(SqsHandlersTest, MalformedRequestsAreErrorsNeverCrashes) {
   Ok("CreateQueue", {{"QueueName", "q"}});
   const std::string url = "http://h:1/000000000000/q";
