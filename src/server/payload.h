@@ -28,12 +28,13 @@ class PayloadPipe {
 
   // Decodes `raw` (a slice of the HTTP body) into *out (appended).
   std::optional<S3Error> Feed(std::string_view raw, std::string* out);
-  // The body ended: every check.
+  // The body ended: every check. Afterwards md5() is the raw MD5 of the payload.
   std::optional<S3Error> Finish();
 
   // The object's size as announced (Content-Length or x-amz-decoded-content-length).
   std::optional<uint64_t> declared_length() const { return declared_length_; }
   uint64_t payload_bytes() const { return payload_bytes_; }
+  const std::string& md5() const { return checker_->md5(); }
   // The verified checksum header to echo ("x-amz-checksum-crc32", base64), if any.
   std::optional<std::pair<std::string, std::string>> checksum() const;
 

@@ -69,8 +69,7 @@ AuthResult<std::string> DecodeContentMd5(std::string_view base64);
 
 // Checks a plain body against everything its headers promise. Feed the body with
 // Update() as it streams (memory stays constant), then Finish() before the object
-// becomes visible. MD5 is computed only to check Content-MD5: the ETag is the store's, which
-// hashes what it writes.
+// becomes visible. MD5 is always computed, since the ETag of a plain PUT is its hex MD5.
 class PayloadChecker {
  public:
   // `expected_sha256_hex`: the verified request's payload_sha256 when its mode is kSha256,
@@ -85,8 +84,9 @@ class PayloadChecker {
   // OK, or XAmzContentSHA256Mismatch / BadDigest. Call once, after the last Update().
   AuthStatus Finish();
 
-  // After Finish(): the checksum that was verified (algorithm, base64), if the request
-  // carried one.
+  // After Finish(): the raw MD5 of the body (hex it for the ETag), and the checksum that
+  // was verified (algorithm, base64), if the request carried one.
+  const std::string& md5() const { return md5_; }
   std::optional<ChecksumAlgorithm> checksum_algorithm() const;
   const std::string& checksum_base64() const { return checksum_base64_; }
 
@@ -94,6 +94,7 @@ class PayloadChecker {
   PayloadChecker();
   struct State;
   std::unique_ptr<State> state_;
+  std::string md5_;
   std::string checksum_base64_;
 };
 
