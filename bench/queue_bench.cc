@@ -153,6 +153,8 @@ struct E2eResult {
   double send_rate = 0, e2e_rate = 0, group = 0;
   double other_cores = 0;  // other processes' load during the run
   double cpu_us = 0;       // this process's CPU per message: less sensitive to load than msg/s
+  double wal_mib = 0;      // the WAL file's size at the end: its peak (SQLite never shrinks it
+                           // below journal_size_limit), so how much new file space it took
 };
 
 std::unique_ptr<Queue> OpenFresh(const fs::path& db, bool durable, std::string* error,
@@ -271,6 +273,11 @@ E2eResult RunE2e(const Options& o, const fs::path& db) {
   r.cpu_us = removed > 0 ? (cpu_end.own - cpu_start.own) * 1e6 / removed : 0;
 
   const SendCommitStats commits = GetSendCommitStats(*queue);
+  if (o.url.empty()) {
+    std::error_code ec;
+    const auto wal_bytes = fs::file_size(db.string() + "-wal", ec);
+    r.wal_mib = ec ? 0 : static_cast<double>(wal_bytes) / (1 << 20);
+  }
   r.sent = sent;
   r.removed = removed;
   r.ok = !failed;
@@ -360,8 +367,8 @@ std::string Anchor(bool durable, int producers, int batch) {
 }
 
 void PrintE2eHeader() {
-  std::printf("%-7s %5s %4s %4s %10s %10s %7s %6s %5s  %s\n", "durab", "batch", "prod",
-              "cons", "e2e msg/s", "send msg/s", "grp", "cpu us", "other",
+  std::printf("%-7s %5s %4s %4s %10s %10s %7s %6s %5s %7s  %s\n", "durab", "batch", "prod",
+              "cons", "e2e msg/s", "send msg/s", "grp", "cpu us", "other", "wal MiB",
               "anchor (queue-yardsticks.md)");
 }
 
@@ -370,9 +377,9 @@ void PrintE2e(const Options& o, const E2eResult& r) {
   const std::string batch = o.receive_batch > 0 && o.receive_batch != o.batch
                                 ? std::to_string(o.batch) + "/" + std::to_string(o.receive_batch)
                                 : std::to_string(o.batch);
-  std::printf("%-7s %5s %4d %4d %10.0f %10.0f %7.2f %6.0f %5.2f  %s%s%s\n", Dur(o.durable),
-              batch.c_str(), o.producers, o.consumers, r.e2e_rate, r.send_rate, r.group, r.cpu_us,
-              r.other_cores,
+  std::printf("%-7s %5s %4d %4d %10.0f %10.0f %7.2f %6.0f %5.2f %7.1f  %s%s%s\n",
+              Dur(o.durable), batch.c_str(), o.producers, o.consumers, r.e2e_rate, r.send_rate,
+              r.group, r.cpu_us, r.other_cores, r.wal_mib,
               Anchor(o.durable, o.producers, o.batch).c_str(), r.ok ? "" : "  FAILED: ",
               r.error.c_str());
   std::fflush(stdout);

@@ -38,15 +38,14 @@ namespace {
 
 constexpr uint64_t kMaxBatchBytes = 1 << 20;  // SQS's limit on a SendMessageBatch payload
 // The WAL size (pages) past which the checkpointer also waits for readers and writers
-// (RESTART), so that the WAL starts over: 16 MiB at 4 KiB pages. Under a steady load a
-// PASSIVE checkpoint never catches up with the end of the WAL, so without a RESTART the WAL
-// only starts over at this size, and every frame before that is appended to new file space:
-// the kernel allocates and zeroes a page-cache folio and ext4 a block for each (half of the
-// process's CPU was kernel time at batch 10). Restarting at 16 MiB instead of 64 MiB lets
-// more frames overwrite cached pages in place (a 60,000-message bench run's WAL peaked at
-// 36-40 MiB instead of 70); paired runs measured 5-27% less CPU per message
-// (bench/README.md, "Queue"). (SqliteQueue::kCheckpointPages is what wakes it.)
+// (RESTART), so that the WAL starts over even when readers (of other processes) kept the
+// catch-up checkpoint below from copying everything: 16 MiB at 4 KiB pages.
 constexpr int kRestartPages = 4096;
+// The catch-up (RunCheckpointer, CatchUpCheckpoint): unlocked PASSIVE passes go on while
+// more than this many WAL pages are left to copy, up to kMaxUnlockedPasses of them, so that
+// the pass a group leader runs with the write lock held copies little.
+constexpr int kCatchUpPages = 256;
+constexpr int kMaxUnlockedPasses = 3;
 
 }  // namespace
 
@@ -127,7 +126,15 @@ SqliteQueue::~SqliteQueue() {
 
 int SqliteQueue::OnWalCommit(void* self, sqlite3* /*db*/, const char* /*schema*/, int wal_pages) {
   auto* queue = static_cast<SqliteQueue*>(self);
-  if (wal_pages >= queue->next_checkpoint_at_.load(std::memory_order_relaxed)) {
+  const int next = queue->next_checkpoint_at_.load(std::memory_order_relaxed);
+  if (wal_pages < kCheckpointPages) {
+    // A WAL smaller than the first threshold after a larger one has started over.
+    if (next != kCheckpointPages) {
+      queue->next_checkpoint_at_.store(kCheckpointPages, std::memory_order_relaxed);
+    }
+    return 0;
+  }
+  if (wal_pages >= next) {
     bool wake = false;
     {
       std::scoped_lock lock(queue->checkpoint_mu_);
@@ -145,30 +152,66 @@ void SqliteQueue::RunCheckpointer() {
     if (stopping_) return;
     checkpoint_wanted_ = false;
     lock.unlock();
-    // PASSIVE copies what no reader still needs without blocking anyone; the next writer
-    // then starts the WAL over once all of it is in the database file. Any process may
+    // PASSIVE copies what no reader still needs without blocking anyone. Any process may
     // checkpoint: SQLite lets one at a time run and the others' attempts return at once.
-    // Only a WAL that readers kept from starting over for a long time gets a RESTART,
-    // which waits for them (and briefly holds writers) so that it cannot grow without bound.
-    Result<std::pair<int, int>> done = checkpoint_db_.Checkpoint(/*restart=*/false);
-    if (done.ok() && done->first >= kRestartPages) {
+    // Under a steady load it never catches up with the end of the WAL: commits go on while
+    // it copies, and a writer starts the WAL over from its beginning only when everything
+    // in it was copied before its transaction began. The WAL would then keep growing, each
+    // frame appended to new file space, which costs the kernel a page-cache folio, its
+    // zeroing and an ext4 block, where a frame that overwrites an earlier one is a copy into
+    // a cached page; and with durability full each fdatasync of a growing file also commits
+    // ext4 metadata (paired runs: 20% less CPU per message there, bench/README.md "Queue").
+    // So after the unlocked passes the next group leader copies what they left with the
+    // write lock held (CatchUpCheckpoint), and the commit after it starts the WAL over.
+    Result<std::pair<int, int>> done = Status::Ok();
+    {
+      std::scoped_lock db_lock(checkpoint_db_mu_);
+      done = checkpoint_db_.Checkpoint(/*restart=*/false);
+      for (int pass = 1; pass < kMaxUnlockedPasses && done.ok() &&
+                         done->first - done->second > kCatchUpPages;
+           ++pass) {
+        done = checkpoint_db_.Checkpoint(/*restart=*/false);
+      }
+    }
+    if (done.ok() && done->first > 0) catch_up_wanted_.store(true, std::memory_order_relaxed);
+    // Only a WAL that readers (of other processes) kept from being copied for a long time
+    // gets a RESTART, which waits for them (and holds writers) so that it cannot grow
+    // without bound.
+    if (done.ok() && done->second < done->first && done->first >= kRestartPages) {
       // This object's writers wait on write_mu_ meanwhile, not in SQLite's sleeping busy
       // handler; other processes' writers wait in theirs.
-      std::scoped_lock write_lock(write_mu_);
+      std::scoped_lock write_lock(write_mu_, checkpoint_db_mu_);
       done = checkpoint_db_.Checkpoint(/*restart=*/true);
     }
-    // Under a steady stream of commits a PASSIVE checkpoint rarely catches up with the end
-    // of the WAL; run the next one only when another kCheckpointPages have been written,
-    // not after every commit.
-    next_checkpoint_at_.store(done.ok() && done->second < done->first
-                                  ? done->first + kCheckpointPages
-                                  : kCheckpointPages,
+    // The next checkpoint runs when the WAL has started over and grown to kCheckpointPages
+    // again (OnWalCommit), or, if it did not start over (a reader of another process held
+    // it, or the catch-up has not run yet), once another kCheckpointPages were written:
+    // not after every commit, which would keep this thread copying a few pages at a time.
+    next_checkpoint_at_.store(done.ok() ? std::max(done->first, kCheckpointPages) + kCheckpointPages
+                                        : kCheckpointPages,
                               std::memory_order_relaxed);
     if (!done.ok()) {
       LogWarn("queue: checkpoint failed",
                  {{"queue", options_.name}, {"error", done.status().ToString()}});
     }
     lock.lock();
+    // Commits during the passes asked for another one against the old threshold; the next
+    // commit past the new one asks again.
+    checkpoint_wanted_ = false;
+  }
+}
+
+void SqliteQueue::CatchUpCheckpoint() {
+  if (!catch_up_wanted_.load(std::memory_order_relaxed)) return;
+  // The checkpointer thread may be in a pass of its own (it woke again meanwhile): then
+  // that pass is the one to finish, and a later leader catches up after it.
+  std::unique_lock lock(checkpoint_db_mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return;
+  catch_up_wanted_.store(false, std::memory_order_relaxed);
+  const Result<std::pair<int, int>> done = checkpoint_db_.Checkpoint(/*restart=*/false);
+  if (!done.ok()) {
+    LogWarn("queue: checkpoint failed",
+            {{"queue", options_.name}, {"error", done.status().ToString()}});
   }
 }
 

@@ -67,6 +67,7 @@ Status SqliteQueue::GroupWrite(const std::function<Status()>& body, bool durable
       std::scoped_lock db_lock(db_mu_, write_mu_);
       sent = CommitGroup(group);
       commit_seq = ++commit_seq_;
+      CatchUpCheckpoint();
     }
     // The commit is in the WAL (and visible to readers); the next group may commit while
     // this one waits for the disk.
