@@ -311,7 +311,8 @@ Result<std::vector<std::string>> SqliteQueue::CommitSends(std::span<const NewRow
           ids.push_back(row.id);
           ++inserted;
         }
-        return AddCounter("sent", inserted);
+        AddCounter(&Counters::sent, inserted);
+        return Status::Ok();
       },
       options_.durable_sends, static_cast<int64_t>(rows.size()));
   if (!status.ok()) return status;
@@ -351,12 +352,13 @@ void SqliteQueue::Notify(int64_t messages) {
   }
 }
 
-Status SqliteQueue::AddCounter(std::string_view column, int64_t n) {
-  if (n == 0) return Status::Ok();
-  // `column` is one of this file's literals, never input.
-  THUMBPIPE_ASSIGN_OR_RETURN(StmtLease stmt, db_.Cached(fmt::format(
-      "UPDATE queues SET {0} = {0} + ? WHERE name = ?", column)));
-  stmt->Bind(1, n).Bind(2, options_.name);
+Status SqliteQueue::FlushCounters(const Counters& delta) {
+  if (delta.empty()) return Status::Ok();
+  THUMBPIPE_ASSIGN_OR_RETURN(StmtLease stmt, db_.Cached(
+      "UPDATE queues SET sent = sent + ?1, received = received + ?2, removed = removed + ?3, "
+      "dead_lettered = dead_lettered + ?4, expired = expired + ?5 WHERE name = ?6"));
+  stmt->Bind(1, delta.sent).Bind(2, delta.received).Bind(3, delta.removed)
+      .Bind(4, delta.dead_lettered).Bind(5, delta.expired).Bind(6, options_.name);
   return stmt->Run().status();
 }
 

@@ -121,7 +121,7 @@ class SqliteQueue final : public Queue {
   // Deletes and counts expired messages: dead ones past dlq_retention and, with `live`, live
   // ones past retention (a scan of each set). REQUIRES: inside a write transaction on db_.
   Status Sweep(int64_t now, bool live);
-  Status CountExpired(int64_t n);  // REQUIRES: inside a write transaction on db_.
+  void CountExpired(int64_t n);  // REQUIRES: inside a GroupWrite body.
   // How often (queue clock) receives sweep the dead side. Live messages need no sweep there:
   // a receive that reaches one past retention deletes it instead of delivering it.
   static constexpr int64_t kDeadSweepEveryMs = 60'000;
@@ -135,7 +135,33 @@ class SqliteQueue final : public Queue {
   Status DeleteHeld(std::string_view receipt);
   // Messages one receive may delete (expired) or move to the DLQ before it returns.
   static constexpr int64_t kMaxSkippedPerReceive = 1000;
-  Status AddCounter(std::string_view column, int64_t n);
+  // The persistent counters (queues table) that QueueStats reports. A group commit changes
+  // them with one UPDATE for all its requests (FlushCounters) instead of one per request:
+  // requests add to request_counters_ as they run, CommitGroup adds those of each request
+  // that succeeded to group_counters_ and writes them just before the commit. Both are
+  // protected by write_mu_ (they are only touched inside a group's transaction).
+  struct Counters {
+    int64_t sent = 0, received = 0, removed = 0, dead_lettered = 0, expired = 0;
+    Counters& operator+=(const Counters& o) {
+      sent += o.sent;
+      received += o.received;
+      removed += o.removed;
+      dead_lettered += o.dead_lettered;
+      expired += o.expired;
+      return *this;
+    }
+    bool empty() const {
+      return sent == 0 && received == 0 && removed == 0 && dead_lettered == 0 && expired == 0;
+    }
+  };
+  // REQUIRES: inside a GroupWrite body.
+  void AddCounter(int64_t Counters::*counter, int64_t n) { request_counters_.*counter += n; }
+  // Runs one request's body with fresh request counters. REQUIRES: inside a transaction.
+  Status RunRequest(const std::function<Status()>& body);
+  // Adds `delta` to the queues row. REQUIRES: inside a write transaction on db_.
+  Status FlushCounters(const Counters& delta);
+  Counters request_counters_;
+  Counters group_counters_;
   // Runs `body` inside a write transaction on db_ that it may share with the write operations
   // of concurrent callers (group commit, sqlite_write_group.cc). Its outcome is its own: a
   // body that fails is rolled back alone and the others commit. `durable` asks for a

@@ -43,14 +43,15 @@ Status SqliteQueue::Sweep(int64_t now, bool live) {
     expired += dead;
   }
   next_dead_sweep_ms_ = now + kDeadSweepEveryMs;
-  return CountExpired(expired);
+  CountExpired(expired);
+  return Status::Ok();
 }
 
-Status SqliteQueue::CountExpired(int64_t n) {
+void SqliteQueue::CountExpired(int64_t n) {
   if (n > 0) {
     LogInfo("queue: expired messages deleted", {{"queue", options_.name}, {"count", n}});
   }
-  return AddCounter("expired", n);
+  AddCounter(&Counters::expired, n);
 }
 
 Result<std::vector<Message>> SqliteQueue::Receive(int max, Duration wait,
@@ -178,9 +179,10 @@ Result<std::vector<Message>> SqliteQueue::ReceiveOnce(int max, int64_t visibilit
       // unbounded transaction (the next poll goes on with the rest).
       if (expired + dead_lettered >= kMaxSkippedPerReceive) break;
     }
-    THUMBPIPE_RETURN_IF_ERROR(AddCounter("received", static_cast<int64_t>(out.size())));
-    THUMBPIPE_RETURN_IF_ERROR(CountExpired(expired));
-    return AddCounter("dead_lettered", dead_lettered);
+    AddCounter(&Counters::received, static_cast<int64_t>(out.size()));
+    CountExpired(expired);
+    AddCounter(&Counters::dead_lettered, dead_lettered);
+    return Status::Ok();
   });
   if (!status.ok()) return status;
   last_receive_found_.store(!out.empty(), std::memory_order_relaxed);
@@ -217,7 +219,8 @@ Status SqliteQueue::DeleteHeld(std::string_view receipt) {
 Status SqliteQueue::Remove(std::string_view receipt) {
   return GroupWrite([&]() -> Status {
     THUMBPIPE_RETURN_IF_ERROR(DeleteHeld(receipt));
-    return AddCounter("removed", 1);
+    AddCounter(&Counters::removed, 1);
+    return Status::Ok();
   });
 }
 
@@ -244,7 +247,8 @@ Result<std::vector<Status>> SqliteQueue::RemoveBatch(std::span<const std::string
       }
       ++removed;
     }
-    return AddCounter("removed", removed);
+    AddCounter(&Counters::removed, removed);
+    return Status::Ok();
   });
   if (!status.ok()) return status;
   return results;
@@ -281,7 +285,8 @@ Status SqliteQueue::DeadLetter(std::string_view receipt, std::string_view reason
         "UPDATE messages SET dead = 1, dead_at = ?, receipt = NULL, reason = ? WHERE seq = ?"));
     kill->Bind(1, now).Bind(2, reason).Bind(3, row.seq);
     THUMBPIPE_RETURN_IF_ERROR(kill->Run().status());
-    return AddCounter("dead_lettered", 1);
+    AddCounter(&Counters::dead_lettered, 1);
+    return Status::Ok();
   });
 }
 
@@ -310,11 +315,15 @@ Result<QueueStats> SqliteQueue::Stats() {
     totals->Bind(1, options_.name);
     THUMBPIPE_ASSIGN_OR_RETURN(const bool found, totals->Step());
     if (!found) return Status::NotFound("queue " + options_.name + " is not in the database");
-    stats.sent = totals->Int(0);
-    stats.received = totals->Int(1);
-    stats.removed = totals->Int(2);
-    stats.dead_lettered = totals->Int(3);
-    stats.expired = totals->Int(4);
+    // What this group counted so far (this request's sweep, requests before it) is written
+    // only at its commit (FlushCounters).
+    Counters pending = group_counters_;
+    pending += request_counters_;
+    stats.sent = totals->Int(0) + pending.sent;
+    stats.received = totals->Int(1) + pending.received;
+    stats.removed = totals->Int(2) + pending.removed;
+    stats.dead_lettered = totals->Int(3) + pending.dead_lettered;
+    stats.expired = totals->Int(4) + pending.expired;
     return Status::Ok();
   });
   if (!status.ok()) return status;

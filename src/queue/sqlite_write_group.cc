@@ -145,11 +145,20 @@ void SqliteQueue::WaitForCompany(std::unique_lock<std::mutex>& lock) {
   filling_ = false;
 }
 
+Status SqliteQueue::RunRequest(const std::function<Status()>& body) {
+  request_counters_ = {};
+  return body();
+}
+
 int64_t SqliteQueue::CommitGroup(std::span<WriteRequest* const> group) {
   Status status;
   if (group.size() == 1) {
     // Alone: no savepoint needed, the transaction is the request's.
-    status = db_.Transaction(*group.front()->body);
+    status = db_.Transaction([&]() -> Status {
+      group_counters_ = {};
+      THUMBPIPE_RETURN_IF_ERROR(RunRequest(*group.front()->body));
+      return FlushCounters(request_counters_);
+    });
     group.front()->status = status;
     if (status.ok() && group.front()->sends > 0) {
       sends_committed_ += group.front()->sends;
@@ -160,10 +169,11 @@ int64_t SqliteQueue::CommitGroup(std::span<WriteRequest* const> group) {
   }
   {
     status = db_.Transaction([&]() -> Status {
+      group_counters_ = {};  // the transaction may run again after a busy retry
       for (WriteRequest* r : group) {
         THUMBPIPE_ASSIGN_OR_RETURN(StmtLease savepoint, db_.Cached("SAVEPOINT request"));
         THUMBPIPE_RETURN_IF_ERROR(savepoint->Run().status());
-        r->status = (*r->body)();
+        r->status = RunRequest(*r->body);
         if (!r->status.ok()) {
           // The database itself is busy or failing: the group as a whole (retried when busy).
           if (IsBusy(r->status) || r->status.code() == StatusCode::kIOError ||
@@ -172,11 +182,14 @@ int64_t SqliteQueue::CommitGroup(std::span<WriteRequest* const> group) {
           }
           THUMBPIPE_ASSIGN_OR_RETURN(StmtLease undo, db_.Cached("ROLLBACK TO request"));
           THUMBPIPE_RETURN_IF_ERROR(undo->Run().status());
+        } else {
+          group_counters_ += request_counters_;
         }
         THUMBPIPE_ASSIGN_OR_RETURN(StmtLease release, db_.Cached("RELEASE request"));
         THUMBPIPE_RETURN_IF_ERROR(release->Run().status());
       }
-      return Status::Ok();
+      // One UPDATE of the counters for the whole group; if it fails, the group fails.
+      return FlushCounters(group_counters_);
     });
   }
   int64_t sends = 0;
