@@ -64,6 +64,7 @@ struct Options {
   double disk_seconds = 2;
   double quiet_wait = 10;       // seconds to wait for an idle machine before each run
   std::string url;              // a queue url (amqp://...) instead of a fresh SQLite file
+  std::string name = SqliteQueueOptions{}.name;  // the SQLite queue's name (stored in every row)
 };
 
 double SecondsSince(Steady::time_point start) {
@@ -157,8 +158,8 @@ struct E2eResult {
                            // below journal_size_limit), so how much new file space it took
 };
 
-std::unique_ptr<Queue> OpenFresh(const fs::path& db, bool durable, std::string* error,
-                                 const std::string& url = "") {
+std::unique_ptr<Queue> OpenFresh(const fs::path& db, bool durable, const std::string& name,
+                                 std::string* error, const std::string& url = "") {
   if (!url.empty()) {
     // Another engine (RabbitMQ): the same queue emptied, so every run starts from nothing.
     auto queue = OpenQueue(url, SqliteQueueOptions{});
@@ -176,6 +177,7 @@ std::unique_ptr<Queue> OpenFresh(const fs::path& db, bool durable, std::string* 
   SqliteQueueOptions options;
   options.path = db;
   options.durable_sends = durable;
+  options.name = name;
   auto queue = OpenSqliteQueue(options);
   if (!queue.ok()) {
     *error = queue.status().ToString();
@@ -203,7 +205,7 @@ class FirstError {
 
 E2eResult RunE2e(const Options& o, const fs::path& db) {
   E2eResult r;
-  auto queue = OpenFresh(db, o.durable, &r.error, o.url);
+  auto queue = OpenFresh(db, o.durable, o.name, &r.error, o.url);
   if (queue == nullptr) return {false, r.error};
   const SendCommitStats commits_before = GetSendCommitStats(*queue);
   const std::string body(kBodyBytes, 'b');
@@ -308,7 +310,7 @@ double Percentile(std::vector<double> v, double p) {
 
 LatencyResult RunLatency(const Options& o, const fs::path& db) {
   LatencyResult r;
-  auto queue = OpenFresh(db, o.durable, &r.error, o.url);
+  auto queue = OpenFresh(db, o.durable, o.name, &r.error, o.url);
   if (queue == nullptr) return {false, r.error};
   const int n = o.latency_messages;
   std::vector<Steady::time_point> send_start(n);
@@ -476,6 +478,7 @@ int Main(int argc, char** argv) {
   Options o;
   CLI::App app{"queue_bench: throughput and latency of the SQLite queue (bench/queue)"};
   app.add_option("--dir", o.dir, "Scratch directory for the database files")->required();
+  app.add_option("--name", o.name, "The SQLite queue's name ([A-Za-z0-9_-]{1,80})");
   app.add_option("--url", o.url, "e2e/latency: this queue url (amqp://...?queue=NAME) instead of SQLite");
   app.add_option("--mode", o.mode, "matrix | disk | e2e | latency")
       ->check(CLI::IsMember({"matrix", "disk", "e2e", "latency"}));
