@@ -39,8 +39,9 @@ namespace {
 constexpr uint64_t kMaxBatchBytes = 1 << 20;  // SQS's limit on a SendMessageBatch payload
 // The WAL size (pages) past which the checkpointer also waits for readers and writers
 // (RESTART), so that the WAL starts over even when readers (of other processes) kept the
-// catch-up checkpoint below from copying everything: 16 MiB at 4 KiB pages.
-constexpr int kRestartPages = 4096;
+// catch-up checkpoint below from copying everything: 64 MiB at 4 KiB pages, four times the
+// threshold at which the catch-up normally makes it start over.
+constexpr int kRestartPages = 16384;
 // The catch-up (RunCheckpointer, CatchUpCheckpoint): unlocked PASSIVE passes go on while
 // more than this many WAL pages are left to copy, up to kMaxUnlockedPasses of them, so that
 // the pass a group leader runs with the write lock held copies little.
