@@ -5,9 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -316,43 +314,6 @@ TEST_F(SqliteQueueTest, ConcurrentSendsShareCommits) {
   EXPECT_EQ(c.sends, kThreads * kEach);
   EXPECT_LT(c.commits, c.sends) << "no two concurrent sends shared a commit";
   EXPECT_EQ(q->Stats()->sent, kThreads * kEach);
-}
-
-// The WAL's size in frames (mxFrame), read from the header of the wal-index (the -shm file,
-// WalIndexHdr: offset 16, native byte order) without opening a connection, which could
-// checkpoint or hold a snapshot and so change what is measured. 0 if it cannot be read.
-uint32_t WalFrames(const fs::path& db) {
-  std::ifstream shm(db.string() + "-shm", std::ios::binary);
-  char header[20] = {};
-  if (!shm.read(header, sizeof header)) return 0;
-  uint32_t frames = 0;
-  std::memcpy(&frames, header + 16, sizeof frames);
-  return frames;
-}
-
-TEST_F(SqliteQueueTest, WalStartsOverUnderSteadyLoad) {
-  // Back-to-back commits leave no moment in which a plain PASSIVE checkpoint has copied the
-  // whole WAL before the next transaction begins, and only then does a writer start the
-  // WAL over. The checkpointer's catch-up pass (run by a group leader with the write lock
-  // held) makes it start over soon after the checkpoint threshold (4,000 pages), long before
-  // the RESTART fallback's 16,384 pages (sqlite_queue.cc).
-  SqliteQueueOptions o = Options();
-  o.durable_sends = false;
-  auto q = MustOpen(o);
-  ASSERT_NE(q, nullptr);
-  const std::vector<SendEntry> batch(10, SendEntry{std::string(600, 'b'), {}, std::nullopt});
-  uint32_t peak = 0;
-  bool started_over = false;
-  const auto deadline = std::chrono::steady_clock::now() + seconds(120);
-  while (!started_over && std::chrono::steady_clock::now() < deadline) {
-    auto sent = q->SendBatch(batch);
-    ASSERT_TRUE(sent.ok()) << sent.status().ToString();
-    const uint32_t frames = WalFrames(path_);
-    started_over = frames < peak;
-    peak = std::max(peak, frames);
-  }
-  EXPECT_TRUE(started_over) << "the WAL grew to " << peak << " frames without starting over";
-  EXPECT_LT(peak, 16384u) << "the WAL started over only at the RESTART fallback's size";
 }
 
 TEST_F(SqliteQueueTest, ReceiveNeverDeliversAnExpiredMessageAndCountsItOnce) {
