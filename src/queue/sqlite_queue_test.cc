@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -314,6 +316,61 @@ TEST_F(SqliteQueueTest, ConcurrentSendsShareCommits) {
   EXPECT_EQ(c.sends, kThreads * kEach);
   EXPECT_LT(c.commits, c.sends) << "no two concurrent sends shared a commit";
   EXPECT_EQ(q->Stats()->sent, kThreads * kEach);
+}
+
+// The WAL's size in frames (mxFrame) and how many of them are in the database file
+// (nBackfill), read from the wal-index (the -shm file: WalIndexHdr.mxFrame at offset 16,
+// WalCkptInfo.nBackfill at 96, native byte order) without a connection, which could
+// checkpoint or hold a snapshot and so change what is measured. {0, 0} if unreadable.
+std::pair<uint32_t, uint32_t> WalFrames(const fs::path& db) {
+  std::ifstream shm(db.string() + "-shm", std::ios::binary);
+  char header[100] = {};
+  if (!shm.read(header, sizeof header)) return {0, 0};
+  uint32_t frames = 0, backfilled = 0;
+  std::memcpy(&frames, header + 16, sizeof frames);
+  std::memcpy(&backfilled, header + 96, sizeof backfilled);
+  return {frames, backfilled};
+}
+
+TEST_F(SqliteQueueTest, WalStartsOverAfterACheckpointThatACommitOutran) {
+  // A writer starts the WAL over only if the whole WAL was in the database file when its
+  // transaction began. Under load some commit always lands while the checkpointer copies,
+  // so the queue's next group leader copies the rest with the write lock held (the
+  // catch-up), and the commit after it starts the WAL over. Here another connection's
+  // commit plays the one that outran the checkpoint, at a moment the test controls.
+  SqliteQueueOptions o = Options();
+  o.durable_sends = false;
+  auto q = MustOpen(o);
+  ASSERT_NE(q, nullptr);
+  auto other = Db::Open(path_.string(), Db::Sync::kNormal, 5000);
+  ASSERT_TRUE(other.ok());
+  // No automatic checkpoint at its commit, which would copy what the test means to leave.
+  ASSERT_TRUE(other->Exec("PRAGMA wal_autocheckpoint=0; CREATE TABLE outrun(x BLOB)").ok());
+  // Past the checkpoint threshold (4,000 pages), which wakes the checkpointer.
+  const std::vector<SendEntry> batch(10, SendEntry{std::string(600, 'b'), {}, std::nullopt});
+  while (WalFrames(path_).first < 4100) ASSERT_TRUE(q->SendBatch(batch).ok());
+  // The other connection takes the write lock while the checkpointer copies (so nothing
+  // of the queue commits), and commits once the checkpointer's first pass has ended:
+  // frames that no checkpoint has copied, as a commit that
+  // outran the checkpointer leaves them. (nBackfill is written at the end of a pass; the
+  // pass may have copied less than the WAL held, up to what a reader still needed.)
+  ASSERT_TRUE(other->Exec("BEGIN IMMEDIATE; INSERT INTO outrun VALUES(randomblob(20000))").ok());
+  const auto deadline = std::chrono::steady_clock::now() + seconds(30);
+  while (WalFrames(path_).second == 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the checkpointer never ran";
+    std::this_thread::yield();
+  }
+  ASSERT_TRUE(other->Exec("COMMIT").ok());
+  const uint32_t before = WalFrames(path_).first;
+  // Without the catch-up nothing copies those frames before the WAL has grown by another
+  // 4,000 pages (the checkpointer's next threshold), and 300 sends add about 1,000.
+  bool started_over = false;
+  for (int i = 0; i < 300 && !started_over; ++i) {
+    ASSERT_TRUE(q->Send("x").ok());
+    started_over = WalFrames(path_).first < before;
+  }
+  EXPECT_TRUE(started_over) << "the WAL grew from " << before << " to "
+                            << WalFrames(path_).first << " frames without starting over";
 }
 
 TEST_F(SqliteQueueTest, ReceiveNeverDeliversAnExpiredMessageAndCountsItOnce) {
