@@ -157,13 +157,14 @@ void SqliteQueue::RunCheckpointer() {
     // checkpoint: SQLite lets one at a time run and the others' attempts return at once.
     // Under a steady load it never catches up with the end of the WAL: commits go on while
     // it copies, and a writer starts the WAL over from its beginning only when everything
-    // in it was copied before its transaction began. The WAL would then keep growing, each
-    // frame appended to new file space, which costs the kernel a page-cache folio, its
-    // zeroing and an ext4 block, where a frame that overwrites an earlier one is a copy into
-    // a cached page; and with durability full each fdatasync of a growing file also commits
-    // ext4 metadata (paired runs: 20% less CPU per message there, bench/README.md "Queue").
-    // So after the unlocked passes the next group leader copies what they left with the
-    // write lock held (CatchUpCheckpoint), and the commit after it starts the WAL over.
+    // in it was copied before its transaction began. The WAL would then keep growing into
+    // new file space (a page-cache folio, its zeroing and an ext4 block per frame, and with
+    // durability full ext4 metadata at each fdatasync) until the RESTART fallback, which
+    // waits for other processes' readers with the write lock held. So after the unlocked
+    // passes the next group leader copies what they left with the write lock held
+    // (CatchUpCheckpoint: never waits for readers), and the commit after it starts the WAL
+    // over. At this threshold that is about where the old RESTART at 4,096 pages did it:
+    // paired runs found no CPU or throughput difference (bench/README.md, "Queue").
     Result<std::pair<int, int>> done = Status::Ok();
     {
       std::scoped_lock db_lock(checkpoint_db_mu_);
