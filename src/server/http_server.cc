@@ -5,7 +5,12 @@
 
 #include <utility>  // before asio's awaitable.hpp: g++ 12 needs it (STYLE 3.6)
 
+#include <sys/sendfile.h>
+
 #include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -46,6 +51,42 @@ constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr size_t kLingerMaxBytes = 8 << 20;
 // Deadline for writing a 503 to a connection refused for being over max_connections.
 constexpr auto kRejectWriteTime = std::chrono::seconds(5);
+// At most this much of a file body is sent in one trip to the worker pool, so a client that
+// reads as fast as the kernel can send does not hold a pool thread for a whole large object.
+constexpr uint64_t kSendfileStepBytes = 16 << 20;
+
+// What one trip of sendfile(2) calls did: bytes sent, then why it stopped.
+struct SendfileStep {
+  uint64_t sent = 0;
+  bool would_block = false;  // the socket buffer is full: wait until the client reads
+  int error = 0;             // errno, or -1 when the file ended before `length`
+};
+
+// Sends up to `length` bytes of `file` from `offset` to the non-blocking socket `sock`,
+// until the socket buffer is full, the step's budget is spent, or an error.
+SendfileStep SendfileSome(int sock, int file, uint64_t offset, uint64_t length) {
+  SendfileStep step;
+  const uint64_t budget = std::min(length, kSendfileStepBytes);
+  while (step.sent < budget) {
+    off_t pos = static_cast<off_t>(offset + step.sent);
+    const ssize_t n = ::sendfile(sock, file, &pos, static_cast<size_t>(budget - step.sent));
+    if (n > 0) {
+      step.sent += static_cast<uint64_t>(n);
+      continue;
+    }
+    if (n == 0) {
+      step.error = -1;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      step.would_block = true;
+    } else if (errno != EINTR) {
+      step.error = errno;
+    } else {
+      continue;
+    }
+    break;
+  }
+  return step;
+}
 
 // Runs `fn` on `pool` and resumes the calling coroutine on its own executor with the result.
 template <typename F>
@@ -143,6 +184,7 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
   Connection(Impl& server, tcp::socket socket)
       : server_(server),
         stream_(std::move(socket)),
+        write_timer_(stream_.get_executor()),
         buffer_(server.options().max_header_bytes + 64 * 1024),
         chunk_(server.options().chunk_bytes) {}
 
@@ -167,6 +209,8 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
   };
   net::awaitable<BodyResult> ReadBody(http::request_parser<http::buffer_body>& parser, Exchange& exchange);
   net::awaitable<bool> Write(HttpResponse response, bool head_only);
+  net::awaitable<bool> SendFile(FileRegion file, uint64_t length);
+  net::awaitable<bool> WaitWritable();
   net::awaitable<void> Linger();
   HttpRequestHead MakeHead(const http::request_parser<http::buffer_body>& parser) const;
 
@@ -190,6 +234,11 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
 
   Impl& server_;
   beast::tcp_stream stream_;
+  // write_timeout for waits on the raw socket (SendFile), which tcp_stream's own timer does
+  // not cover. wait_seq_ tells a timer that fired late from the wait it was set for.
+  net::steady_timer write_timer_;
+  uint64_t wait_seq_ = 0;
+  bool wait_timed_out_ = false;
   beast::flat_buffer buffer_;
   std::vector<char> chunk_;
   bool idle_ = false;  // waiting between requests; only touched on the strand
@@ -366,8 +415,9 @@ net::awaitable<bool> HttpServer::Impl::Connection::Write(HttpResponse response, 
   }
   if (!stream_body) co_return true;
 
-  uint64_t sent = 0;
   BodySource* source = response.stream.get();
+  if (std::optional<FileRegion> file = source->File()) co_return co_await SendFile(*file, length);
+  uint64_t sent = 0;
   std::span<char> buf(chunk_.data(), chunk_.size());
   while (sent < length) {
     Result<size_t> got = co_await OnPool(server_.pool(), [source, buf]() -> Result<size_t> {
@@ -391,6 +441,57 @@ net::awaitable<bool> HttpServer::Impl::Connection::Write(HttpResponse response, 
     sent += take;
   }
   co_return true;
+}
+
+// Sends `length` bytes of `file` with sendfile(2): the bytes go from the page cache to the
+// socket without a copy through user space. The socket is non-blocking, so a call never waits
+// for the client; it may wait for the disk (a blob not in the page cache), so the calls run on
+// the worker pool and the I/O threads never block. Between calls the connection waits for
+// the socket to drain, at most write_timeout each time, as the buffered path does per chunk.
+net::awaitable<bool> HttpServer::Impl::Connection::SendFile(FileRegion file, uint64_t length) {
+  if (file.length < length) {
+    LogError("response file region shorter than the body", {{"region", file.length}, {"length", length}});
+    co_return false;
+  }
+  beast::error_code ec;
+  stream_.socket().native_non_blocking(true, ec);
+  if (ec) co_return false;
+  const int sock = stream_.socket().native_handle();
+  uint64_t sent = 0;
+  while (sent < length) {
+    const uint64_t offset = file.offset + sent, left = length - sent;
+    const SendfileStep step = co_await OnPool(server_.pool(), [sock, fd = file.fd, offset, left] {
+      return SendfileSome(sock, fd, offset, left);
+    });
+    sent += step.sent;
+    if (step.error != 0) {
+      // EPIPE / ECONNRESET: the client went away, nothing to report.
+      if (step.error != EPIPE && step.error != ECONNRESET) {
+        LogError("sendfile failed", {{"sent", sent}, {"length", length},
+                                     {"error", step.error < 0 ? "file ended early" : std::strerror(step.error)}});
+      }
+      co_return false;
+    }
+    if (step.would_block && !co_await WaitWritable()) co_return false;
+  }
+  co_return true;
+}
+
+// Waits until the socket takes more bytes; false after write_timeout, an error or a Stop().
+net::awaitable<bool> HttpServer::Impl::Connection::WaitWritable() {
+  const uint64_t wait = ++wait_seq_;
+  wait_timed_out_ = false;
+  write_timer_.expires_after(server_.options().write_timeout);
+  write_timer_.async_wait([self = shared_from_this(), wait](beast::error_code ec) {
+    if (ec || self->wait_seq_ != wait) return;
+    self->wait_timed_out_ = true;
+    beast::error_code ignored;
+    self->stream_.socket().cancel(ignored);
+  });
+  auto [ec] = co_await stream_.socket().async_wait(tcp::socket::wait_write, kNoThrow);
+  ++wait_seq_;
+  write_timer_.cancel();
+  co_return !ec && !wait_timed_out_;
 }
 
 net::awaitable<void> HttpServer::Impl::Connection::Linger() {
@@ -462,6 +563,9 @@ net::awaitable<void> HttpServer::Impl::AcceptLoop() {
 }
 
 Status HttpServer::Impl::Start() {
+  // sendfile(2) has no MSG_NOSIGNAL: a write to a socket the client has reset raises SIGPIPE,
+  // whose default action ends the process. Ignored, the write fails with EPIPE instead.
+  std::signal(SIGPIPE, SIG_IGN);
   beast::error_code ec;
   const auto address = net::ip::make_address(options_.host, ec);
   if (ec) return Status::InvalidArgument("cannot parse listen address \"" + options_.host + "\"");

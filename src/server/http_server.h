@@ -13,6 +13,11 @@
 // repeated or listed Content-Length, a transfer coding other than chunked, no or several Host
 // headers) -> 400 and close, so a smuggled second request is never run.
 //
+// Response bodies: a body that lies in a file (BodySource::File) goes with sendfile(2) from the
+// file to the non-blocking socket, never through user space; any other body is read through
+// a chunk_bytes buffer. Either way a client that stops reading is cut off after write_timeout
+// and holds no thread meanwhile. Start() sets SIGPIPE to ignored (sendfile cannot suppress it).
+//
 // Thread-safety: Start, Stop and Wait are called from one controlling thread.
 #pragma once
 
@@ -39,7 +44,8 @@ struct HttpServerOptions {
   Duration idle_timeout = std::chrono::seconds(60);
   Duration header_timeout = std::chrono::seconds(15);
   Duration body_timeout = std::chrono::seconds(300);
-  // How long a response may wait on a client that does not read (per chunk written).
+  // How long a response may wait on a client that does not read (per chunk written, or per
+  // wait for the socket to drain when the body goes with sendfile).
   Duration write_timeout = std::chrono::seconds(60);
   // Size of the buffer a body moves through, in both directions, per connection.
   size_t chunk_bytes = 256 * 1024;

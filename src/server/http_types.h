@@ -44,12 +44,23 @@ struct HttpRequestHead {
   std::optional<std::string_view> Header(std::string_view name) const;
 };
 
+// Where a response body lies in an open file: `length` bytes from `offset` of `fd`.
+struct FileRegion {
+  int fd = -1;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
 // A response body produced in chunks (an object being read); Read returns 0 at the end.
 // Runs on the worker pool.
 class BodySource {
  public:
   virtual ~BodySource() = default;
   virtual Result<size_t> Read(std::span<char> buffer) = 0;
+  // The body as a region of an open file, when it is one: the server then sends it with
+  // sendfile(2), kernel to kernel, and never calls Read. The fd must stay open while the
+  // source lives. nullopt (the default): the server reads the body through Read.
+  virtual std::optional<FileRegion> File() const { return std::nullopt; }
 };
 
 struct HttpResponse {

@@ -16,6 +16,11 @@ class ReaderSource final : public BodySource {
  public:
   explicit ReaderSource(std::unique_ptr<store::ObjectReader> reader) : reader_(std::move(reader)) {}
   Result<size_t> Read(std::span<char> buffer) override { return reader_->Read(buffer); }
+  std::optional<FileRegion> File() const override {
+    const std::optional<store::FileRegion> f = reader_->File();
+    if (!f) return std::nullopt;
+    return FileRegion{f->fd, f->offset, f->length};
+  }
 
  private:
   std::unique_ptr<store::ObjectReader> reader_;

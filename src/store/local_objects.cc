@@ -235,13 +235,13 @@ Result<ObjectInfo> LocalStore::Copy(std::string_view src_bucket, std::string_vie
   }
   put.kind = WriteKind::kCopy;
   put.expected_md5.reset();
-  const int fd = ReaderFd(*source);
-  if (fd >= 0 && src.etag.find('-') == std::string::npos) {
+  const std::optional<FileRegion> file = source->File();
+  if (file && src.etag.find('-') == std::string::npos) {
     // A simple object's ETag is the MD5 of its bytes, which the copy shares: the kernel
     // copies the blob (copy_file_range; a reflink where the file system can) and nothing is
     // hashed again.
     BodySink sink(files_, options_.inline_max_bytes);
-    THUMBPIPE_RETURN_IF_ERROR(sink.AppendFrom(fd, 0, src.size));
+    THUMBPIPE_RETURN_IF_ERROR(sink.AppendFrom(file->fd, file->offset, file->length));
     THUMBPIPE_RETURN_IF_ERROR(sink.Finish());
     Result<ObjectInfo> info = CommitPut(*this, std::string(dst_bucket), std::string(dst_key), put, sink, src.etag);
     if (info.ok()) sink.Keep();

@@ -66,7 +66,7 @@ class FileReader final : public ObjectReader {
   FileReader(ObjectInfo info, UniqueFd fd, ResolvedRange range)
       : info_(std::move(info)), fd_(std::move(fd)), offset_(range.first), remaining_(range.length) {}
   const ObjectInfo& info() const override { return info_; }
-  int fd() const { return fd_.get(); }
+  std::optional<FileRegion> File() const override { return FileRegion{fd_.get(), offset_, remaining_}; }
   Result<size_t> Read(std::span<char> buffer) override {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), remaining_));
     if (want == 0) return size_t{0};
@@ -85,11 +85,6 @@ class FileReader final : public ObjectReader {
 };
 
 }  // namespace
-
-int ReaderFd(const ObjectReader& reader) {
-  const auto* file = dynamic_cast<const FileReader*>(&reader);
-  return file == nullptr ? -1 : file->fd();
-}
 
 std::unique_ptr<ObjectReader> NewInlineReader(ObjectInfo info, std::string data, ResolvedRange range) {
   if (range.first != 0 || range.length != data.size()) data = data.substr(range.first, range.length);

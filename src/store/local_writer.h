@@ -40,8 +40,7 @@ Status CheckExpectedMd5(const std::optional<std::string>& md5);
 
 // A reader over an object's body (or the range of it `range` selects).
 std::unique_ptr<ObjectReader> NewInlineReader(ObjectInfo info, std::string data, ResolvedRange range);
+// Its File() is the unread part of the blob.
 std::unique_ptr<ObjectReader> NewFileReader(ObjectInfo info, UniqueFd fd, ResolvedRange range);
-// The open blob behind a reader NewFileReader made, or -1 (an inline body).
-int ReaderFd(const ObjectReader& reader);
 
 }  // namespace thumbpipe::store::internal

@@ -100,6 +100,13 @@ class ObjectWriter {
   ObjectWriter() = default;
 };
 
+// Where a body lies in an open file: `length` bytes from `offset` of `fd`.
+struct FileRegion {
+  int fd = -1;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
 // A body being read. Read() returns 0 at the end.
 class ObjectReader {
  public:
@@ -111,6 +118,10 @@ class ObjectReader {
   // this reader returns).
   virtual const ObjectInfo& info() const = 0;
   virtual Result<size_t> Read(std::span<char> buffer) = 0;
+  // The bytes Read() has still to return, when they lie in a file: a caller may send them
+  // with sendfile(2) or copy_file_range(2) instead of reading them. The fd belongs to the
+  // reader and stays open while it lives. nullopt (the default): only Read() works.
+  virtual std::optional<FileRegion> File() const { return std::nullopt; }
 
  protected:
   ObjectReader() = default;

@@ -1,19 +1,24 @@
 // HttpServer over raw sockets, with a small handler: keep-alive, streaming both ways,
 // 100-continue, HEAD, the framing checks (CL+TE, repeated CL, missing Host), the limits
 // (header size, body size, header timeout against a slow client, max connections) and a
-// handler that throws.
+// handler that throws; file bodies sent with sendfile (exact bytes of a range, a client that
+// stops reading cut off by write_timeout without holding a thread or the file).
 #include "server/http_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -36,14 +41,50 @@ class CountingSource final : public BodySource {
   uint64_t left_;
 };
 
-// GET /stream/N streams N bytes; GET /throw throws; PUT counts the body and answers its size.
+// A region of a file as a body; Read fails, so a response that went through it instead of
+// sendfile fails the test. `open` counts the sources alive (each holds the file open).
+class FileSource final : public BodySource {
+ public:
+  FileSource(const std::string& path, uint64_t offset, uint64_t length, std::atomic<int>* open)
+      : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), offset_(offset), length_(length), open_(open) {
+    ++*open_;
+  }
+  ~FileSource() override {
+    ::close(fd_);
+    --*open_;
+  }
+  Result<size_t> Read(std::span<char>) override { return Status::Internal("Read called on a file body"); }
+  std::optional<FileRegion> File() const override { return FileRegion{fd_, offset_, length_}; }
+
+ private:
+  int fd_;
+  uint64_t offset_, length_;
+  std::atomic<int>* open_;
+};
+
+// What the handler's file bodies come from.
+struct TestFile {
+  std::string path;
+  std::atomic<int> open_sources{0};
+};
+
+// GET /stream/N streams N bytes; GET /file/FIRST/LENGTH sends that region of the test file;
+// GET /throw throws; PUT counts the body and answers its size.
 class TestExchange final : public Exchange {
  public:
-  explicit TestExchange(HttpRequestHead head) : head_(std::move(head)) {}
+  TestExchange(HttpRequestHead head, TestFile* file) : head_(std::move(head)), file_(file) {}
   std::optional<HttpResponse> Begin() override {
     if (head_.target == "/throw") throw std::runtime_error("handler bug");
     if (head_.method == "PUT") return std::nullopt;
     HttpResponse r;
+    if (head_.target.starts_with("/file/")) {
+      const size_t slash = head_.target.find('/', 6);
+      const uint64_t first = std::stoull(head_.target.substr(6, slash - 6));
+      const uint64_t length = std::stoull(head_.target.substr(slash + 1));
+      r.stream = std::make_unique<FileSource>(file_->path, first, length, &file_->open_sources);
+      r.content_length = length;
+      return r;
+    }
     if (head_.target.starts_with("/stream/")) {
       const uint64_t n = std::stoull(head_.target.substr(8));
       r.stream = std::make_unique<CountingSource>(n);
@@ -66,13 +107,14 @@ class TestExchange final : public Exchange {
 
  private:
   HttpRequestHead head_;
+  TestFile* file_;
   uint64_t bytes_ = 0;
 };
 
 class TestHandler final : public HttpHandler {
  public:
   std::unique_ptr<Exchange> NewExchange(HttpRequestHead head) override {
-    return std::make_unique<TestExchange>(std::move(head));
+    return std::make_unique<TestExchange>(std::move(head), &file);
   }
   HttpResponse Failure(HttpFailure failure, std::string_view) override {
     HttpResponse r;
@@ -88,12 +130,17 @@ class TestHandler final : public HttpHandler {
     r.close = true;
     return r;
   }
+
+  TestFile file;
 };
 
 class Socket {
  public:
-  explicit Socket(int port) {
+  // `receive_buffer` > 0 sets SO_RCVBUF before connecting (a small window for a client that
+  // will stop reading).
+  explicit Socket(int port, int receive_buffer = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (receive_buffer > 0) setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -121,6 +168,13 @@ class Socket {
     }
     pending_ = out.substr(std::min(out.size(), header_end + length));
     return out.substr(0, header_end + length);
+  }
+  // Reads until the server closes the connection; the bytes read.
+  std::string ReadToEnd() {
+    std::string out;
+    while (ReadMore(&out)) {
+    }
+    return out;
   }
   // True when the server closed the connection (EOF) before the receive timeout.
   bool ClosedByPeer() {
@@ -159,11 +213,31 @@ class HttpServerTest : public ::testing::Test {
   }
   void TearDown() override {
     if (server_) server_->Stop(1s);
+    TearDownFile();
   }
   int port() const { return server_->port(); }
+  // A file of `size` bytes for the handler's /file/ bodies; random bytes up to `random_bytes`,
+  // a hole after that.
+  std::string MakeFile(uint64_t size, uint64_t random_bytes) {
+    dir_ = std::filesystem::temp_directory_path() / ("tp-http-" + std::to_string(std::random_device{}()));
+    std::filesystem::create_directories(dir_);
+    handler_.file.path = (dir_ / "body").string();
+    std::string content(static_cast<size_t>(random_bytes), '\0');
+    std::mt19937 rng(11);
+    for (char& c : content) c = static_cast<char>(rng());
+    const int fd = ::open(handler_.file.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    EXPECT_EQ(::write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+    EXPECT_EQ(::ftruncate(fd, static_cast<off_t>(size)), 0);
+    ::close(fd);
+    return content;
+  }
+  void TearDownFile() {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
 
   TestHandler handler_;
   std::unique_ptr<HttpServer> server_;
+  std::filesystem::path dir_;
 };
 
 TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
@@ -188,6 +262,50 @@ TEST_F(HttpServerTest, StreamsLargeBodiesBothWays) {
   const std::string r = s.ReadResponse();
   EXPECT_EQ(StatusOf(r), 200);
   EXPECT_EQ(r.size() - (r.find("\r\n\r\n") + 4), 5000000u);
+}
+
+TEST_F(HttpServerTest, FileBodyRangeGoesWithSendfileExactly) {
+  Start();
+  const std::string content = MakeFile(24 << 20, 24 << 20);
+  Socket s(port());
+  const uint64_t first = 1234567, length = (17 << 20) + 891;  // odd offset and length
+  s.Send("GET /file/" + std::to_string(first) + "/" + std::to_string(length) + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string r = s.ReadResponse();
+  ASSERT_EQ(StatusOf(r), 200);
+  const std::string body = r.substr(r.find("\r\n\r\n") + 4);
+  ASSERT_EQ(body.size(), length);
+  EXPECT_TRUE(body == content.substr(first, length));  // not EXPECT_EQ: no 17 MiB diff
+  // The connection stays usable after a sendfile body.
+  s.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(s.ReadResponse().ends_with("hello"));
+}
+
+TEST_F(HttpServerTest, ClientThatStopsReadingAFileBodyIsCutOffByWriteTimeout) {
+  HttpServerOptions o;
+  o.write_timeout = 500ms;
+  o.worker_threads = 1;  // a stalled send must not hold the only pool thread
+  o.io_threads = 1;
+  Start(o);
+  const uint64_t size = 256ull << 20;  // far beyond what the socket buffers hold; a hole, no disk
+  MakeFile(size, 0);
+  Socket stalled(port(), 64 * 1024);
+  stalled.Send("GET /file/0/" + std::to_string(size) + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  // Meanwhile other requests are served: no thread is pinned by the stalled one.
+  const auto start = std::chrono::steady_clock::now();
+  {
+    Socket other(port());
+    other.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_TRUE(other.ReadResponse().ends_with("hello"));
+  }
+  // The server gives up on the stalled client, closes the connection and the file.
+  while (server_->active_connections() > 0 && std::chrono::steady_clock::now() - start < 8s) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(server_->active_connections(), 0);
+  EXPECT_EQ(handler_.file.open_sources.load(), 0);
+  const std::string got = stalled.ReadToEnd();  // what was in flight, then EOF
+  EXPECT_GT(got.size(), 0u);
+  EXPECT_LT(got.size(), size);
 }
 
 TEST_F(HttpServerTest, ChunkedRequestBody) {
