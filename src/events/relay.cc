@@ -150,14 +150,9 @@ bool Relay::RunOnce(bool& failed) {
     if (inserted) groups.emplace_back(payload->queue, std::vector<Item>{});
     groups[it->second].second.push_back({entry.id, std::move(payload->body), OutboxDedupId(entry)});
   }
-  if (!undecodable.empty()) {
-    if (Status s = outbox_.Done(undecodable); s.ok()) {
-      discarded_ += static_cast<int64_t>(undecodable.size());
-    } else {
-      LogWarn("event relay: marking entries done failed", {{"error", s.ToString()}});
-      failed = true;
-    }
-  }
+  // Every entry the round finished is marked done in one outbox write at its end, not one per
+  // batch: each Done is a store commit (an fsync unless it shares a group with writes).
+  std::vector<int64_t> sent;
 
   for (auto& [destination, items] : groups) {
     queue::Queue* queue = resolver_(destination);
@@ -184,7 +179,6 @@ bool Relay::RunOnce(bool& failed) {
         failed = true;
         break;
       }
-      std::vector<int64_t> sent;
       for (size_t i = start; i < end; ++i) {
         const Result<std::string>& r = (*results)[i - start];
         if (r.ok()) {
@@ -196,17 +190,20 @@ bool Relay::RunOnce(bool& failed) {
           failed = true;
         }
       }
-      if (sent.empty()) continue;
-      // A failure here (or a crash before it) leaves the entries pending: they will be sent
-      // again with the same dedup ids, which a deduplicating queue (the embedded one) drops.
-      if (Status s = outbox_.Done(sent); !s.ok()) {
-        LogWarn("event relay: marking entries done failed; they will be sent again", {{"error", s.ToString()}});
-        failed = true;
-        continue;
-      }
-      delivered_ += static_cast<int64_t>(sent.size());
     }
   }
+  if (sent.empty() && undecodable.empty()) return false;
+  std::vector<int64_t> done = sent;
+  done.insert(done.end(), undecodable.begin(), undecodable.end());
+  // A failure here (or a crash before it) leaves the entries pending: they will be sent
+  // again with the same dedup ids, which a deduplicating queue (the embedded one) drops.
+  if (Status s = outbox_.Done(done); !s.ok()) {
+    LogWarn("event relay: marking entries done failed; they will be sent again", {{"error", s.ToString()}});
+    failed = true;
+    return false;
+  }
+  delivered_ += static_cast<int64_t>(sent.size());
+  discarded_ += static_cast<int64_t>(undecodable.size());
   return false;
 }
 

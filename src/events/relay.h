@@ -1,6 +1,7 @@
 // The Relay drains a store's Outbox into queues on its own thread: it takes pending entries
 // oldest first, groups them by destination, sends each group with Queue::SendBatch in batches
-// of up to 10 (in outbox order), and marks entries Done only after their queue accepted them.
+// of up to 10 (in outbox order), and marks entries Done only after their queue accepted them,
+// all those of a round (up to `fetch`) in one Done, so one outbox commit serves many events.
 //
 // Exactly once into a queue that deduplicates (Queue::deduplicates(), the embedded SQLite
 // queue): every entry is sent with a dedup id derived from its outbox row (OutboxDedupId), so

@@ -242,6 +242,15 @@ Status LocalStore::Write(const std::function<Status(WriteTxn&)>& apply) {
   return request.status;
 }
 
+namespace {
+
+Status RunCached(Db& db, std::string_view sql) {
+  THUMBPIPE_ASSIGN_OR_RETURN(StmtLease stmt, db.Cached(sql));
+  return stmt->Run().status();
+}
+
+}  // namespace
+
 Status LocalStore::CommitGroup(const std::vector<WriteRequest*>& group) {
   std::shared_ptr<const CommitHook> hook;
   {
@@ -257,11 +266,12 @@ Status LocalStore::CommitGroup(const std::vector<WriteRequest*>& group) {
       r->emitted = false;
       // Each write in its own savepoint: one that fails (a bucket deleted meanwhile, a stale
       // upload) is undone alone and the rest of the group still commits.
-      THUMBPIPE_RETURN_IF_ERROR(write_db_.Exec("SAVEPOINT w"));
+      // Prepared once (Cached), not parsed again for every write of every group.
+      THUMBPIPE_RETURN_IF_ERROR(RunCached(write_db_, "SAVEPOINT w"));
       WriteTxn txn(write_db_, now, hook.get());
       r->status = (*r->apply)(txn);
       if (r->status.ok()) {
-        THUMBPIPE_RETURN_IF_ERROR(write_db_.Exec("RELEASE w"));
+        THUMBPIPE_RETURN_IF_ERROR(RunCached(write_db_, "RELEASE w"));
         r->files_to_remove = std::move(txn.files_to_remove());
         r->emitted = txn.emitted();
         ++applied;
