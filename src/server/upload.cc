@@ -37,6 +37,7 @@ std::optional<HttpResponse> ObjectUpload::Begin(RequestContext& ctx, bool part, 
     store::PutOptions options = PutOptionsFromHeaders(ctx.head);
     options.kind = store::WriteKind::kPut;
     options.context = ctx.WriteContext();
+    options.caller_md5 = true;  // PayloadPipe hashes every byte anyway (End passes its MD5)
     auto writer = ctx.store().BeginPut(route.bucket, route.key, std::move(options));
     if (!writer.ok()) return ctx.StoreError(writer.status(), "NoSuchBucket");
     upload->writer_ = std::move(writer).value();
@@ -56,7 +57,7 @@ std::optional<HttpResponse> ObjectUpload::Body(RequestContext& ctx, std::string_
 
 HttpResponse ObjectUpload::End(RequestContext& ctx) {
   if (auto err = pipe_->Finish()) return ctx.Error(*err);
-  Result<store::ObjectInfo> info = writer_->Commit();
+  Result<store::ObjectInfo> info = writer_->CommitWithMd5(pipe_->md5());
   writer_.reset();
   if (!info.ok()) return ctx.StoreError(info.status(), part_ ? "NoSuchUpload" : "NoSuchBucket");
   HttpResponse r;

@@ -51,12 +51,13 @@ Result<ObjectInfo> CommitPut(LocalStore& store, const std::string& bucket, const
 std::unique_ptr<ObjectWriter> NewPutWriter(LocalStore& store, std::string bucket, std::string key,
                                            PutOptions options) {
   std::optional<std::string> md5 = std::move(options.expected_md5);
+  const bool hash = !options.caller_md5;
   auto commit = [&store, bucket = std::move(bucket), key = std::move(key),
                  options = std::move(options)](const BodySink& body,
                                                const std::string& md5_hex) -> Result<ObjectInfo> {
     return CommitPut(store, bucket, key, options, body, md5_hex);
   };
-  return std::make_unique<LocalWriter>(store, std::move(md5), std::move(commit));
+  return std::make_unique<LocalWriter>(store, std::move(md5), std::move(commit), hash);
 }
 
 }  // namespace
@@ -235,6 +236,7 @@ Result<ObjectInfo> LocalStore::Copy(std::string_view src_bucket, std::string_vie
   }
   put.kind = WriteKind::kCopy;
   put.expected_md5.reset();
+  put.caller_md5 = false;  // the copy below hashes (or shares the ETag) itself
   const std::optional<FileRegion> file = source->File();
   if (file && src.etag.find('-') == std::string::npos) {
     // A simple object's ETag is the MD5 of its bytes, which the copy shares: the kernel

@@ -178,6 +178,36 @@ TEST_F(LocalStoreTest, AThrowingCommitHookFailsOnlyItsWrite) {
   EXPECT_EQ((*pending)[0].payload, "good");
 }
 
+TEST_F(LocalStoreTest, CallerMd5IsTheEtagAndTheBodyIsNotHashedAgain) {
+  auto store = MustOpen(Options());
+  ASSERT_TRUE(store->CreateBucket("b-1").ok());
+  const std::string body = Body(100'000);
+  PutOptions options;
+  options.caller_md5 = true;
+  auto writer = store->BeginPut("b-1", "k", options);
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE((*writer)->Write(body).ok());
+  // The writer did not hash: a plain Commit has no MD5 to use.
+  EXPECT_EQ((*writer)->Commit().status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*writer)->CommitWithMd5("short").status().code(), StatusCode::kInvalidArgument);
+  // What the caller says is the MD5 becomes the ETag, with the Content-MD5 check still applied.
+  auto info = (*writer)->CommitWithMd5(Md5Hex(body, /*raw=*/true));
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->etag, Md5Hex(body));
+  options.expected_md5 = Md5Hex("other", true);
+  auto checked = store->BeginPut("b-1", "k2", options);
+  ASSERT_TRUE(checked.ok());
+  ASSERT_TRUE((*checked)->Write(body).ok());
+  EXPECT_EQ((*checked)->CommitWithMd5(Md5Hex(body, true)).status().code(), StatusCode::kCorrupt);
+  // A hashing writer keeps its own MD5.
+  auto hashing = store->BeginPut("b-1", "k3", {});
+  ASSERT_TRUE(hashing.ok());
+  ASSERT_TRUE((*hashing)->Write(body).ok());
+  auto own = (*hashing)->CommitWithMd5(Md5Hex("not the body", true));
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(own->etag, Md5Hex(body));
+}
+
 TEST_F(LocalStoreTest, SmallBodiesLiveInTheIndexAndReplacedBlobsGo) {
   auto store = MustOpen(Options());
   ASSERT_TRUE(store->CreateBucket("b-1").ok());

@@ -19,17 +19,27 @@ Status LocalWriter::Write(std::string_view chunk) {
     failed_ = Status::TooLarge(fmt::format("EntityTooLarge the body is larger than {} bytes", limit));
     return failed_;
   }
-  md5_.Update(chunk);
+  if (hash_) md5_.Update(chunk);
   Status s = sink_.Append(chunk);
   if (!s.ok()) failed_ = s;
   return s;
 }
 
 Result<ObjectInfo> LocalWriter::Commit() {
+  if (!hash_) return Status::FailedPrecondition("the writer was opened with caller_md5: commit with CommitWithMd5");
+  return CommitDigest(md5_.Finish());
+}
+
+Result<ObjectInfo> LocalWriter::CommitWithMd5(std::string_view md5) {
+  if (hash_) return Commit();
+  if (md5.size() != 16) return Status::InvalidArgument("CommitWithMd5 needs the 16 raw bytes of an MD5");
+  return CommitDigest(std::string(md5));
+}
+
+Result<ObjectInfo> LocalWriter::CommitDigest(const std::string& digest) {
   if (!failed_.ok()) return failed_;
   if (committed_) return Status::FailedPrecondition("the writer has already committed");
   committed_ = true;
-  const std::string digest = md5_.Finish();
   if (expected_md5_ && *expected_md5_ != digest) {
     failed_ = Status::Corrupt("BadDigest the Content-MD5 you specified did not match what was received");
     return failed_;

@@ -18,12 +18,15 @@ class LocalWriter final : public ObjectWriter {
   // `commit` gets the finished body and its hex MD5 and returns what was stored.
   using CommitFn = std::function<Result<ObjectInfo>(const BodySink& body, const std::string& md5_hex)>;
 
-  LocalWriter(LocalStore& store, std::optional<std::string> expected_md5, CommitFn commit)
+  // `hash`: false when the caller will pass the MD5 to CommitWithMd5 (PutOptions::caller_md5).
+  LocalWriter(LocalStore& store, std::optional<std::string> expected_md5, CommitFn commit, bool hash = true)
       : store_(store), sink_(store.files(), store.options().inline_max_bytes),
-        expected_md5_(std::move(expected_md5)), commit_(std::move(commit)) {}
+        expected_md5_(std::move(expected_md5)), commit_(std::move(commit)), hash_(hash) {}
 
   Status Write(std::string_view chunk) override;
+  // kFailedPrecondition for a writer that does not hash (it needs CommitWithMd5).
   Result<ObjectInfo> Commit() override;
+  Result<ObjectInfo> CommitWithMd5(std::string_view md5) override;
 
  private:
   LocalStore& store_;
@@ -31,8 +34,11 @@ class LocalWriter final : public ObjectWriter {
   Md5 md5_;
   std::optional<std::string> expected_md5_;
   CommitFn commit_;
+  const bool hash_;
   Status failed_;  // once set, every later call returns it
   bool committed_ = false;
+
+  Result<ObjectInfo> CommitDigest(const std::string& digest);
 };
 
 // kInvalidArgument "InvalidDigest" unless `md5` is 16 raw bytes.

@@ -80,6 +80,9 @@ struct PutOptions {
   // When set, the MD5 of the body must equal these 16 raw bytes (Content-MD5), else kCorrupt
   // "BadDigest" and nothing is stored.
   std::optional<std::string> expected_md5;
+  // The caller hashes the body itself and commits with CommitWithMd5, so a store that needs
+  // the MD5 (the local one: it is the ETag) does not hash every byte a second time.
+  bool caller_md5 = false;
   WriteKind kind = WriteKind::kPut;
   WriteContext context;
 };
@@ -95,6 +98,13 @@ class ObjectWriter {
   virtual Status Write(std::string_view chunk) = 0;
   // Makes the object durable and visible; returns what was stored.
   virtual Result<ObjectInfo> Commit() = 0;
+  // Commit() for a caller that computed `md5` (16 raw bytes) over exactly the bytes it passed
+  // to Write. A writer opened with PutOptions::caller_md5 takes it as the body's MD5 instead
+  // of hashing; the default ignores it.
+  virtual Result<ObjectInfo> CommitWithMd5(std::string_view md5) {
+    (void)md5;
+    return Commit();
+  }
 
  protected:
   ObjectWriter() = default;
