@@ -308,6 +308,16 @@ TEST_F(HttpServerTest, ClientThatStopsReadingAFileBodyIsCutOffByWriteTimeout) {
   EXPECT_LT(got.size(), size);
 }
 
+TEST_F(HttpServerTest, SmallBodyThatCameWithItsHeaderAndAPipelinedRequest) {
+  Start();
+  Socket s(port());
+  // One send: the body is in the server's buffer with the header (the one-step path), and the
+  // next request right after it must be left for the next round.
+  s.Send("PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nabcdGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(s.ReadResponse().ends_with("\r\n\r\n4"));
+  EXPECT_TRUE(s.ReadResponse().ends_with("hello"));
+}
+
 TEST_F(HttpServerTest, ChunkedRequestBody) {
   Start();
   Socket s(port());
