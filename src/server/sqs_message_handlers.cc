@@ -1,5 +1,6 @@
 // The message-level SQS actions: send, receive, delete, change visibility (and batches).
 #include <chrono>
+#include <functional>
 
 #include "common/logging.h"
 #include "queue/message_rules.h"
@@ -262,60 +263,60 @@ json ReceiveMessage(SqsContext& ctx, const json& req) {
   return {{"Messages", messages}};
 }
 
-json DeleteMessage(SqsContext& ctx, const json& req) {
-  const std::shared_ptr<queue::Queue> q = LiveQueue(ctx, req);
-  const std::string receipt = ReqString(req, "ReceiptHandle");
+namespace {
+
+// One receipt's remove or visibility change, as DeleteMessage and each entry of
+// DeleteMessageBatch take it (`entry` is the request or the batch entry); throws SqsReject.
+void RemoveOne(queue::Queue& q, const json& entry) {
+  const std::string receipt = ReqString(entry, "ReceiptHandle");
   CheckReceipt(receipt);
-  if (std::optional<sqs::Error> e = ReceiptError(q->Remove(receipt), true)) throw SqsReject{*e};
+  if (std::optional<sqs::Error> e = ReceiptError(q.Remove(receipt), true)) throw SqsReject{*e};
+}
+
+void ChangeVisibilityOne(queue::Queue& q, const json& entry) {
+  const std::string receipt = ReqString(entry, "ReceiptHandle");
+  CheckReceipt(receipt);
+  const std::optional<int64_t> timeout = OptInt(entry, "VisibilityTimeout", 0, kMaxVisibilitySeconds);
+  if (!timeout) Reject("MissingParameter", "The request must contain the parameter VisibilityTimeout.");
+  if (std::optional<sqs::Error> e = ReceiptError(q.ChangeVisibility(receipt, std::chrono::seconds(*timeout)), false)) {
+    throw SqsReject{*e};
+  }
+}
+
+// A batch of receipt actions: each entry succeeds or fails alone, as SQS answers them.
+json EachReceiptEntry(const json& req, const std::function<void(const json&)>& one) {
+  json successful = json::array(), failed = json::array();
+  for (const json& e : BatchEntries(req)) {
+    try {
+      one(e);
+      successful.push_back(json{{"Id", e["Id"]}});
+    } catch (const SqsReject& reject) {
+      failed.push_back(FailedEntry(e, reject.error));
+    }
+  }
+  return {{"Successful", successful}, {"Failed", failed}};
+}
+
+}  // namespace
+
+json DeleteMessage(SqsContext& ctx, const json& req) {
+  RemoveOne(*LiveQueue(ctx, req), req);
   return json::object();
 }
 
 json DeleteMessageBatch(SqsContext& ctx, const json& req) {
   const std::shared_ptr<queue::Queue> q = LiveQueue(ctx, req);
-  json successful = json::array(), failed = json::array();
-  for (const json& e : BatchEntries(req)) {
-    try {
-      const std::string receipt = ReqString(e, "ReceiptHandle");
-      CheckReceipt(receipt);
-      if (std::optional<sqs::Error> err = ReceiptError(q->Remove(receipt), true)) throw SqsReject{*err};
-      successful.push_back(json{{"Id", e["Id"]}});
-    } catch (const SqsReject& reject) {
-      failed.push_back(FailedEntry(e, reject.error));
-    }
-  }
-  return {{"Successful", successful}, {"Failed", failed}};
+  return EachReceiptEntry(req, [&](const json& e) { RemoveOne(*q, e); });
 }
 
 json ChangeMessageVisibility(SqsContext& ctx, const json& req) {
-  const std::shared_ptr<queue::Queue> q = LiveQueue(ctx, req);
-  const std::string receipt = ReqString(req, "ReceiptHandle");
-  CheckReceipt(receipt);
-  const std::optional<int64_t> timeout = OptInt(req, "VisibilityTimeout", 0, kMaxVisibilitySeconds);
-  if (!timeout) Reject("MissingParameter", "The request must contain the parameter VisibilityTimeout.");
-  if (std::optional<sqs::Error> e = ReceiptError(q->ChangeVisibility(receipt, std::chrono::seconds(*timeout)), false)) {
-    throw SqsReject{*e};
-  }
+  ChangeVisibilityOne(*LiveQueue(ctx, req), req);
   return json::object();
 }
 
 json ChangeMessageVisibilityBatch(SqsContext& ctx, const json& req) {
   const std::shared_ptr<queue::Queue> q = LiveQueue(ctx, req);
-  json successful = json::array(), failed = json::array();
-  for (const json& e : BatchEntries(req)) {
-    try {
-      const std::string receipt = ReqString(e, "ReceiptHandle");
-      CheckReceipt(receipt);
-      const std::optional<int64_t> timeout = OptInt(e, "VisibilityTimeout", 0, kMaxVisibilitySeconds);
-      if (!timeout) Reject("MissingParameter", "The request must contain the parameter VisibilityTimeout.");
-      if (std::optional<sqs::Error> err = ReceiptError(q->ChangeVisibility(receipt, std::chrono::seconds(*timeout)), false)) {
-        throw SqsReject{*err};
-      }
-      successful.push_back(json{{"Id", e["Id"]}});
-    } catch (const SqsReject& reject) {
-      failed.push_back(FailedEntry(e, reject.error));
-    }
-  }
-  return {{"Successful", successful}, {"Failed", failed}};
+  return EachReceiptEntry(req, [&](const json& e) { ChangeVisibilityOne(*q, e); });
 }
 
 }  // namespace thumbpipe::server::sqs_internal
