@@ -18,7 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "queue"))
 import rabbitmq_harness  # noqa: E402
-from pipeline_harness import ACCESS_KEY, BUCKET, SECRET_KEY, kill_all, make_image, poll, print_log_tails, run  # noqa: E402
+from pipeline_harness import ACCESS_KEY, BUCKET, SECRET_KEY, kill_all, make_image, poll, print_log_tails, run, write_config  # noqa: E402
 from pipeline_harness import default_renditions as expected_renditions  # noqa: E402
 
 import boto3  # noqa: E402
@@ -39,22 +39,7 @@ def main():
     try:
         node.start()
         with tempfile.TemporaryDirectory(prefix="thumbpipe-amqp-pipeline-") as tmp:
-            config = os.path.join(tmp, "thumbpipe.toml")
-            with open(config, "w") as f:
-                f.write(f'''data_dir = "{tmp}/data"
-[[credentials]]
-access_key = "{ACCESS_KEY}"
-secret_key = "{SECRET_KEY}"
-admin = true
-[trigger]
-prefix = "uploads/"
-[output]
-prefix = "thumbnails/"
-[queue]
-url = "{node.url}?queue=pipeline"
-[worker]
-wait = "1s"
-''')
+            config = write_config(tmp, {"queue": {"url": f"{node.url}?queue=pipeline"}})
             env = {k: v for k, v in os.environ.items() if not k.startswith(("THUMBPIPE_", "AWS_"))}
 
             def start(name, *args):

@@ -39,6 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "queue"))
 import rabbitmq_harness  # noqa: E402
+import pipeline_harness  # noqa: E402
 from pipeline_harness import ACCESS_KEY, BUCKET, SECRET_KEY, kill_all, make_image, poll, print_log_tails, run  # noqa: E402
 
 import boto3  # noqa: E402
@@ -54,27 +55,11 @@ SOURCES = [(f"src{i}.{'png' if i % 2 else 'jpg'}", 160 + 24 * i, 120 + 16 * i, "
 
 def write_config(tmp, queue_url):
     """serve's config, which the workers use too; queue_url None = the embedded queue."""
-    path = os.path.join(tmp, "thumbpipe.toml")
     # The embedded queue gives a SIGKILLed worker's messages back when their visibility runs
     # out (RabbitMQ at once, when the connection drops): short, so the test does not sit out
     # the default 60 s; the workers' heartbeats keep longer jobs hidden.
-    queue = f'[queue]\nurl = "{queue_url}"' if queue_url else '[queue]\nvisibility_timeout = "5s"'
-
-    with open(path, "w") as f:
-        f.write(f'''data_dir = "{tmp}/data"
-[[credentials]]
-access_key = "{ACCESS_KEY}"
-secret_key = "{SECRET_KEY}"
-admin = true
-[trigger]
-prefix = "uploads/"
-[output]
-prefix = "thumbnails/"
-{queue}
-[worker]
-wait = "1s"
-''')
-    return path
+    queue = {"url": queue_url} if queue_url else {"visibility_timeout": "5s"}
+    return pipeline_harness.write_config(tmp, {"queue": queue})
 
 
 def local_renditions(thumbpipe, config, tmp):

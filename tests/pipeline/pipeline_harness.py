@@ -115,6 +115,24 @@ def clean_env():
     return {k: v for k, v in os.environ.items() if not k.startswith(("THUMBPIPE_", "AWS_"))}
 
 
+def write_config(tmp, sections=None, log_level="info"):
+    """The test pipeline's config file in `tmp` (data in tmp/data, the test key as admin,
+    uploads/ -> thumbnails/, 1 s long polls); `sections` adds or overrides keys:
+    {"queue": {"url": ...}}. Returns its path."""
+    path = os.path.join(tmp, "thumbpipe.toml")
+    config = {"trigger": {"prefix": "uploads/"}, "output": {"prefix": "thumbnails/"}, "worker": {"wait": "1s"}}
+    for name, keys in (sections or {}).items():
+        config.setdefault(name, {}).update(keys)
+    with open(path, "w") as f:
+        f.write(f'data_dir = {toml_value(os.path.join(tmp, "data"))}\n[log]\nlevel = "{log_level}"\n'
+                f'[[credentials]]\naccess_key = "{ACCESS_KEY}"\nsecret_key = "{SECRET_KEY}"\nadmin = true\n')
+        for name, keys in config.items():
+            f.write(f"[{name}]\n")
+            for key, value in keys.items():
+                f.write(f"{key} = {toml_value(value)}\n")
+    return path
+
+
 class Pipeline:
     """`thumbpipe serve --workers N` with a config of its own in `tmp`. `sections` adds or
     overrides config keys: {"worker": {"wait": "20s"}, "queue": {...}}."""
@@ -122,18 +140,7 @@ class Pipeline:
     def __init__(self, thumbpipe, tmp, workers=2, sections=None, log_level="info"):
         self.thumbpipe = thumbpipe
         self.tmp = tmp
-        self.config = os.path.join(tmp, "thumbpipe.toml")
-        config = {"trigger": {"prefix": "uploads/"}, "output": {"prefix": "thumbnails/"},
-                  "worker": {"wait": "1s"}}
-        for name, keys in (sections or {}).items():
-            config.setdefault(name, {}).update(keys)
-        with open(self.config, "w") as f:
-            f.write(f'data_dir = {toml_value(os.path.join(tmp, "data"))}\n[log]\nlevel = "{log_level}"\n'
-                    f'[[credentials]]\naccess_key = "{ACCESS_KEY}"\nsecret_key = "{SECRET_KEY}"\nadmin = true\n')
-            for name, keys in config.items():
-                f.write(f"[{name}]\n")
-                for key, value in keys.items():
-                    f.write(f"{key} = {toml_value(value)}\n")
+        self.config = write_config(tmp, sections, log_level)
         self.env = clean_env()
         port_file = os.path.join(tmp, "port")
         self.log = open(os.path.join(tmp, "serve.log"), "w+")
