@@ -88,6 +88,18 @@ def local_renditions(thumbpipe, config, tmp):
     return result
 
 
+def expected_renditions(uploads, sources):
+    """{rendition key: md5} that the uploads [(key, source name)] must get, from
+    local_renditions' {source name: (bytes, {variant/file: md5})}."""
+    expected = {}
+    for key, name in uploads:
+        stem = key[len("uploads/"):].rsplit(".", 1)[0]
+        for suffix, md5 in sources[name][1].items():
+            variant, file = suffix.split("/", 1)
+            expected[f"thumbnails/{variant}/{stem}.{file.rsplit('.', 1)[1]}"] = md5
+    return expected
+
+
 def main():
     parser = argparse.ArgumentParser(description="the scale-out cluster test")
     parser.add_argument("--backend", choices=("sqs", "amqp"), required=True)
@@ -164,12 +176,7 @@ def main():
                     f.result()
             print(f"ok: {UPLOADS} uploads; worker pid {victim.pid} killed with SIGKILL after {half}")
 
-            expected = {}
-            for key, name in uploads:
-                stem = key[len("uploads/"):].rsplit(".", 1)[0]
-                for suffix, md5 in sources[name][1].items():
-                    variant, file = suffix.split("/", 1)
-                    expected[f"thumbnails/{variant}/{stem}.{file.rsplit('.', 1)[1]}"] = md5
+            expected = expected_renditions(uploads, sources)
 
             def renditions():
                 out = {}

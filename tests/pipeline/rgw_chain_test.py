@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "queue"))
 sys.path.insert(0, os.path.join(HERE, "..", "store"))
 import rabbitmq_harness  # noqa: E402
 import rgw_conformance  # noqa: E402
-from cluster_test import SOURCES, local_renditions  # noqa: E402
+from cluster_test import SOURCES, expected_renditions, local_renditions  # noqa: E402
 from pipeline_harness import BUCKET, kill_all, poll, print_log_tails, run  # noqa: E402
 
 UPLOADS = 200
@@ -132,12 +132,7 @@ wait = "1s"
             aws("s3", "cp", "--only-show-errors", broken, f"s3://{BUCKET}/{BROKEN}")
             print(f"ok: {UPLOADS + 1} uploads to RGW with aws-cli; a worker killed with SIGKILL after {UPLOADS // 2}")
 
-            expected = {}
-            for key, name in uploads:
-                stem = key[len("uploads/"):].rsplit(".", 1)[0]
-                for suffix, md5 in sources[name][1].items():
-                    variant, file = suffix.split("/", 1)
-                    expected[f"thumbnails/{variant}/{stem}.{file.rsplit('.', 1)[1]}"] = md5
+            expected = expected_renditions(uploads, sources)
 
             def renditions():
                 out = json.loads(aws("s3api", "list-objects-v2", "--bucket", BUCKET, "--prefix", "thumbnails/",
