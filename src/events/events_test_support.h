@@ -221,6 +221,8 @@ class MemoryStore final : public store::ObjectStore {
 // body containing refuse_marker() is refused as a per-entry error while refusals() > 0.
 // The next lose_answers() SendBatch calls reach `target` (which commits them) and then fail
 // with kUnavailable, as a crash after the queue's commit looks to the sender.
+// While HoldRemoves(true), Remove and RemoveBatch wait until HoldRemoves(false) (a slow queue
+// round trip); remove_calls() is the receipt count of each remove call so far, in order.
 class FaultyQueue final : public queue::Queue {
  public:
   explicit FaultyQueue(queue::Queue& target) : target_(target) {}
@@ -280,8 +282,21 @@ class FaultyQueue final : public queue::Queue {
   Result<std::vector<queue::Message>> Receive(int max, Duration wait, std::optional<Duration> visibility) override {
     return target_.Receive(max, wait, visibility);
   }
-  Status Remove(std::string_view receipt) override { return target_.Remove(receipt); }
+  void HoldRemoves(bool hold) {
+    std::lock_guard lock(removes_mu_);
+    hold_removes_ = hold;
+    removes_released_.notify_all();
+  }
+  std::vector<int> remove_calls() {
+    std::lock_guard lock(removes_mu_);
+    return remove_calls_;
+  }
+  Status Remove(std::string_view receipt) override {
+    WaitToRemove(1);
+    return target_.Remove(receipt);
+  }
   Result<std::vector<Status>> RemoveBatch(std::span<const std::string> receipts) override {
+    WaitToRemove(static_cast<int>(receipts.size()));
     return target_.RemoveBatch(receipts);
   }
   Status ChangeVisibility(std::string_view receipt, Duration timeout) override {
@@ -296,7 +311,17 @@ class FaultyQueue final : public queue::Queue {
   bool deduplicates() const override { return target_.deduplicates(); }
 
  private:
+  void WaitToRemove(int receipts) {
+    std::unique_lock lock(removes_mu_);
+    remove_calls_.push_back(receipts);
+    removes_released_.wait(lock, [&] { return !hold_removes_; });
+  }
+
   queue::Queue& target_;
+  std::mutex removes_mu_;
+  std::condition_variable removes_released_;
+  bool hold_removes_ = false;
+  std::vector<int> remove_calls_;
   std::atomic<int> fail_batches_{0}, fail_sends_{0}, refusals_{0}, batch_calls_{0}, largest_batch_{0},
       lose_answers_{0};
   std::string refuse_marker_;

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/logging.h"
+#include "queue/message_rules.h"
 
 namespace thumbpipe::pipeline {
 namespace {
@@ -24,9 +25,20 @@ struct InHand {
   double receive_ms = 0;  // its share of the receive call that brought it (the job line's receive_ms)
 };
 
+// A job whose message is to be removed (done or skipped), waiting for the remover.
+struct ToRemove {
+  queue::Message message;
+  JobReport report;
+  double receive_ms = 0;
+  double verdict_ms = 0;            // what the job thread spent handing it over
+  Steady::time_point handed_at;     // when the job thread handed it over
+};
+
 double MsSince(Steady::time_point start) {
   return std::chrono::duration<double, std::milli>(Steady::now() - start).count();
 }
+
+double Rounded(double ms) { return std::round(ms * 1000) / 1000; }
 
 }  // namespace
 
@@ -44,6 +56,12 @@ struct Worker::State {
   std::condition_variable changed;  // in_hand, pending or stopping changed
   std::map<std::string, InHand> in_hand;  // by receipt (an id comes back with a new receipt)
   std::deque<std::string> pending;        // receipts received, not started
+  // Finished jobs whose messages are to be removed: the remover thread takes up to 10 at a
+  // time (RemoveBatch), so a job thread is free for the next message without waiting for
+  // the queue, and a remote queue gets one DeleteMessageBatch for all jobs that finished
+  // while the previous one was under way.
+  std::deque<ToRemove> to_remove;
+  bool remover_closing = false;  // Stop(): nothing more will be handed over; drain and exit
   int running = 0;
   bool started = false;
   bool stopping = false;
@@ -55,8 +73,11 @@ struct Worker::State {
 
   void Receiver();
   void JobThread();
+  void Remover();
   void Heartbeat();
   void Apply(const queue::Message& m, const JobReport& report, double receive_ms);
+  void LogJob(const queue::Message& m, const JobReport& report, std::string_view result, const Status& applied,
+              const nlohmann::json& queue_ms);
   void Release(const std::string& receipt);
   void Forget(const std::string& id);
   void Count(std::string_view result) {
@@ -84,9 +105,10 @@ void Worker::Start() {
     std::lock_guard lock(state_->mu);
     if (state_->started || state_->stopping) return;
     state_->started = true;
-    state_->threads_alive = threads + 2;
+    state_->threads_alive = threads + 3;
   }
   std::thread(run, &State::Receiver).detach();
+  std::thread(run, &State::Remover).detach();
   std::thread(run, &State::Heartbeat).detach();
   for (int i = 0; i < threads; ++i) std::thread(run, &State::JobThread).detach();
 }
@@ -128,6 +150,9 @@ void Worker::Stop() {
     for (const std::string& receipt : release) s.Release(receipt);
     lock.lock();
   }
+  // Every job that will hand a message to the remover has done so (the rest were released
+  // above and can no longer): let it remove what it holds, then exit.
+  s.remover_closing = true;
   // The threads touch the queue until they exit; the caller may destroy it once we return.
   const int abandoned = s.running;
   s.changed.notify_all();
@@ -200,9 +225,19 @@ void Worker::State::JobThread() {
     ++running;
     lock.unlock();
     const JobReport report = processor(message);
+    const Steady::time_point job_end = Steady::now();
     lock.lock();
     // Released after the grace period: the message is someone else's now.
     const bool still_ours = in_hand.count(receipt) > 0;
+    if (still_ours && (report.verdict == Verdict::kDone || report.verdict == Verdict::kSkipped)) {
+      // Hand it to the remover: this thread and its slot are free at once, and the receiver
+      // may fetch the next message while the remove is under way.
+      in_hand.erase(receipt);
+      to_remove.push_back(ToRemove{message, report, receive_ms, MsSince(job_end), Steady::now()});
+      --running;
+      changed.notify_all();
+      continue;
+    }
     lock.unlock();
     if (still_ours) Apply(message, report, receive_ms);
     lock.lock();
@@ -212,9 +247,42 @@ void Worker::State::JobThread() {
   }
 }
 
+void Worker::State::Remover() {
+  std::unique_lock lock(mu);
+  while (true) {
+    changed.wait(lock, [&] { return remover_closing || !to_remove.empty(); });
+    if (to_remove.empty()) return;  // closing, and nothing left
+    std::vector<ToRemove> batch;
+    while (!to_remove.empty() && batch.size() < static_cast<size_t>(queue::kMaxBatchEntries)) {
+      batch.push_back(std::move(to_remove.front()));
+      to_remove.pop_front();
+    }
+    lock.unlock();
+    std::vector<std::string> receipts;
+    for (const ToRemove& r : batch) receipts.push_back(r.message.receipt);
+    Result<std::vector<Status>> removed = queue.RemoveBatch(receipts);
+    const Steady::time_point now = Steady::now();
+    lock.lock();
+    counters.removed += static_cast<int64_t>(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (!(removed.ok() ? (*removed)[i] : removed.status()).ok()) ++counters.queue_errors;
+    }
+    lock.unlock();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const ToRemove& r = batch[i];
+      const Status applied = removed.ok() ? (*removed)[i] : removed.status();
+      LogJob(r.message, r.report, VerdictName(r.report.verdict), applied,
+             {{"receive_ms", Rounded(r.receive_ms)}, {"verdict_ms", Rounded(r.verdict_ms)},
+              {"remove_ms", Rounded(std::chrono::duration<double, std::milli>(now - r.handed_at).count())},
+              {"remove_batch", batch.size()}});
+    }
+    lock.lock();
+    changed.notify_all();
+  }
+}
+
+// Retries and dead letters, on the job thread (they are rare; removes go to the remover).
 void Worker::State::Apply(const queue::Message& m, const JobReport& report, double receive_ms) {
-  std::string keys;
-  for (const std::string& k : report.keys) keys += (keys.empty() ? "" : ",") + k;
   Status applied;
   const Steady::time_point verdict_start = Steady::now();
   std::string_view result = VerdictName(report.verdict);
@@ -251,6 +319,18 @@ void Worker::State::Apply(const queue::Message& m, const JobReport& report, doub
     else ++counters.dead_lettered;
     if (!applied.ok()) ++counters.queue_errors;
   }
+  LogJob(m, report, result, applied, {{"receive_ms", Rounded(receive_ms)}, {"verdict_ms", Rounded(verdict_ms)}});
+}
+
+// The job's line and metrics, once its verdict has been applied. `queue_ms` is what the queue
+// cost this message (bench/scale): receive_ms, its share of the receive call that brought it;
+// verdict_ms, the time the job thread spent on the verdict (the whole remove / visibility
+// change / dead-letter call, or only the hand-over to the remover); for removes, remove_ms
+// (from the hand-over to the end of the RemoveBatch) and remove_batch (its size).
+void Worker::State::LogJob(const queue::Message& m, const JobReport& report, std::string_view result,
+                           const Status& applied, const nlohmann::json& queue_ms) {
+  std::string keys;
+  for (const std::string& k : report.keys) keys += (keys.empty() ? "" : ",") + k;
   Count(result);
   registry.GetHistogram("thumbpipe_job_duration_seconds", "Time from start to verdict of one job",
                         metrics::DurationBuckets()).Observe(report.total_ms / 1000);
@@ -262,11 +342,8 @@ void Worker::State::Apply(const queue::Message& m, const JobReport& report, doub
                             {"renditions_written", report.renditions_written},
                             {"renditions_deleted", report.renditions_deleted}, {"bytes_in", report.bytes_in},
                             {"bytes_out", report.bytes_out}, {"decode_ms", report.decode_ms},
-                            {"encode_ms", report.encode_ms}, {"total_ms", report.total_ms},
-                            // The queue's cost of this message (bench/scale): its share of the
-                            // receive, and the remove / visibility change / dead-letter call.
-                            {"receive_ms", std::round(receive_ms * 1000) / 1000},
-                            {"verdict_ms", std::round(verdict_ms * 1000) / 1000}};
+                            {"encode_ms", report.encode_ms}, {"total_ms", report.total_ms}};
+  fields.update(queue_ms);
   if (!report.error.ok()) {
     fields["error_class"] = report.error.IsPermanent() ? "permanent" : "transient";
     fields["error"] = report.error.ToString();

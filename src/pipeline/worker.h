@@ -1,6 +1,11 @@
 // The worker loop: receive batches from the queue (long polling), run up to `concurrency`
 // jobs at once, and apply each job's verdict to its message:
-//   done / skipped  -> Remove
+//   done / skipped  -> Remove, by the remover thread: the job thread hands the message over
+//                      and takes the next one at once; the remover removes what has been
+//                      handed over in batches of up to 10 (RemoveBatch: one DeleteMessageBatch
+//                      on SQS), so the queue's round trip is off the jobs' path. A crash
+//                      before the remove only means a redelivery, which finds every rendition
+//                      fresh and is removed without decoding.
 //   retry           -> ChangeVisibility(backoff), or, on the last allowed receive, DeadLetter
 //                      with the last error (so the DLQ says why, whatever the queue backend)
 //   dead letter     -> DeadLetter(reason) at once
@@ -11,7 +16,7 @@
 // short where the queue supports it: Queue::ReceiveOrStop), make the messages received but
 // not started visible again at once, let running jobs finish within shutdown_grace, and
 // release the ones still running after it (their late Remove then fails as a stale receipt,
-// which is what at-least-once wants). A crash instead (kill -9) loses nothing either: the
+// which is what at-least-once wants), and let the remover remove what it was handed. A crash instead (kill -9) loses nothing either: the
 // messages come back when their visibility runs out.
 #pragma once
 
@@ -57,7 +62,8 @@ class Worker {
 
   WorkerCounters counters() const;
   bool stopping() const;  // Stop() has begun
-  // Messages received and not yet finished or released (pending + running).
+  // Messages received and not yet finished or released (pending + running; not those handed
+  // to the remover).
   int in_hand() const;
 
  private:

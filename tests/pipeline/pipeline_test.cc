@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "events/event_json.h"
+#include "events/events_test_support.h"
 #include "fixtures/fixtures.h"
 #include "image/engine.h"
 #include "pipeline/backfill.h"
@@ -431,6 +432,41 @@ TEST_F(PipelineTest, StopFinishesRunningJobsAndReleasesTheRest) {
   EXPECT_EQ(stats->removed, 2);
   EXPECT_EQ(stats->visible, 2);
   EXPECT_EQ(stats->in_flight, 0);
+}
+
+TEST_F(PipelineTest, RemovesAreOffTheJobPathBatchedAndFinishedByStop) {
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(queue_->Send("job " + std::to_string(i)).ok());
+  events::testing::FaultyQueue slow(*queue_);
+  slow.HoldRemoves(true);  // every remove round trip takes until we say so
+  std::atomic<int> jobs{0};
+  WorkerOptions o = FastOptions();
+  o.concurrency = 1;
+  o.batch = 1;
+  metrics::Registry registry;
+  Worker worker(o, slow, [&](const queue::Message&) {
+    ++jobs;
+    return DoneReport();
+  }, clock_, registry);
+  worker.Start();
+  // One job thread ran all four while the first remove was still under way: the remove is not
+  // on the job's path, and the slot it held is free for the next message.
+  ASSERT_TRUE(Eventually([&] { return jobs == 4; }));
+  ASSERT_TRUE(Eventually([&] { return worker.in_hand() == 0; }));
+  EXPECT_EQ(worker.counters().removed, 0);
+  std::vector<int> calls = slow.remove_calls();
+  ASSERT_EQ(calls.size(), 1u);  // the other three wait behind it, for one batch
+  EXPECT_EQ(calls[0], 1);
+  // Stop() returns only once what was handed over is removed.
+  auto stopped = std::async(std::launch::async, [&] { worker.Stop(); });
+  EXPECT_EQ(stopped.wait_for(200ms), std::future_status::timeout);
+  slow.HoldRemoves(false);
+  stopped.wait();
+  EXPECT_EQ(slow.remove_calls(), (std::vector<int>{1, 3}));
+  EXPECT_EQ(worker.counters().removed, 4);
+  EXPECT_EQ(worker.counters().queue_errors, 0);
+  auto stats = queue_->Stats();
+  EXPECT_EQ(stats->removed, 4);
+  EXPECT_EQ(stats->visible + stats->in_flight, 0);
 }
 
 TEST_F(PipelineTest, StopCutsALongPollShort) {
