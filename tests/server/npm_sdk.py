@@ -28,3 +28,18 @@ def install(npm_prefix, package):
         if out.returncode != 0 or not os.path.exists(marker):
             return f"npm install of {package} failed (registry unreachable?): " + out.stderr[-500:]
     return None
+
+
+def run_node_script(test, npm_prefix, package, script_name, server):
+    """Runs tests/server/SCRIPT_NAME with node against `server` (endpoint, key, secret as
+    arguments), once `package` is installed (the test is skipped, saying why, when it cannot
+    be), and fails `test` unless the script exits 0 and prints "ok"."""
+    reason = install(npm_prefix, package)
+    if reason:
+        test.skipTest(reason)
+    script = os.path.join(npm_prefix, script_name)
+    shutil.copy(os.path.join(HERE, script_name), script)  # resolves node_modules beside it
+    out = subprocess.run(["node", script, server.endpoint, server.access_key, server.secret_key],
+                         capture_output=True, text=True, timeout=600, env=server.env())
+    test.assertEqual(out.returncode, 0, out.stdout + out.stderr + "\nserver log:\n" + server.output())
+    test.assertIn("ok", out.stdout)

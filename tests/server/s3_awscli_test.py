@@ -18,7 +18,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from serve_harness import Server  # noqa: E402
 
 THUMBPIPE = sys.argv.pop(1)
-AWS = "/usr/bin/aws"
 
 
 class AwsCli(unittest.TestCase):
@@ -33,8 +32,7 @@ class AwsCli(unittest.TestCase):
         assert cls.server.stop() == 0
 
     def aws(self, *args, ok=True):
-        out = subprocess.run([AWS, "--endpoint-url", self.server.endpoint, *args], capture_output=True,
-                             text=True, env=self.server.client_env(), timeout=600)
+        out = self.server.aws_cli(*args)
         if ok:
             self.assertEqual(out.returncode, 0, f"aws {args}: {out.stderr}")
         return out

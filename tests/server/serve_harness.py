@@ -15,6 +15,7 @@ import tempfile
 import time
 
 DEADLINE_S = 30
+AWS = "/usr/bin/aws"  # Debian's aws-cli, not the pyenv one first on PATH
 
 
 def poll(condition, timeout=DEADLINE_S, what="condition"):
@@ -87,6 +88,11 @@ class Server:
                    AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true",
                    AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
         return env
+
+    def aws_cli(self, *args, timeout=600):
+        """Runs Debian's aws-cli against this server with its credentials: the finished process."""
+        return subprocess.run([AWS, "--endpoint-url", self.endpoint, *args], capture_output=True, text=True,
+                              env=self.client_env(), timeout=timeout)
 
     def output(self):
         self.log.flush()

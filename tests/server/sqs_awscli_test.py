@@ -7,7 +7,6 @@ Usage: sqs_awscli_test.py THUMBPIPE
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import unittest
 
@@ -15,7 +14,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from serve_harness import Server  # noqa: E402
 
 THUMBPIPE = sys.argv.pop(1)
-AWS = "/usr/bin/aws"
 
 
 class SqsAwsCli(unittest.TestCase):
@@ -28,8 +26,7 @@ class SqsAwsCli(unittest.TestCase):
         assert cls.server.stop() == 0
 
     def aws(self, *args, expect_ok=True):
-        out = subprocess.run([AWS, "--endpoint-url", self.server.endpoint, "--output", "json", "sqs", *args],
-                             capture_output=True, text=True, env=self.server.client_env(), timeout=120)
+        out = self.server.aws_cli("--output", "json", "sqs", *args, timeout=120)
         if expect_ok:
             self.assertEqual(out.returncode, 0, out.stderr + "\nserver log:\n" + self.server.output())
             return json.loads(out.stdout) if out.stdout.strip() else {}

@@ -7,8 +7,6 @@ x-amzn-query-error / __type). Skipped, saying so, when the registry cannot be re
 Usage: sqs_js_sdk_test.py THUMBPIPE NPM_PREFIX
 """
 import os
-import shutil
-import subprocess
 import sys
 import unittest
 
@@ -18,22 +16,13 @@ import npm_sdk  # noqa: E402
 
 THUMBPIPE = sys.argv.pop(1)
 NPM_PREFIX = sys.argv.pop(1)
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class SqsJsSdk(unittest.TestCase):
     def test_sqs_js_sdk(self):
-        reason = npm_sdk.install(NPM_PREFIX, "@aws-sdk/client-sqs")
-        if reason:
-            self.skipTest(reason)
         server = Server(THUMBPIPE)
         try:
-            script = os.path.join(NPM_PREFIX, "sqs_js_sdk_test.mjs")
-            shutil.copy(os.path.join(HERE, "sqs_js_sdk_test.mjs"), script)  # resolves node_modules beside it
-            out = subprocess.run(["node", script, server.endpoint, server.access_key, server.secret_key],
-                                 capture_output=True, text=True, timeout=600, env=server.env())
-            self.assertEqual(out.returncode, 0, out.stdout + out.stderr + "\nserver log:\n" + server.output())
-            self.assertIn("ok", out.stdout)
+            npm_sdk.run_node_script(self, NPM_PREFIX, "@aws-sdk/client-sqs", "sqs_js_sdk_test.mjs", server)
         finally:
             self.assertEqual(server.stop(), 0)
 
