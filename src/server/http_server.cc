@@ -49,6 +49,8 @@ constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
 // a reset, which can destroy the response before the client reads it.
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr size_t kLingerMaxBytes = 8 << 20;
+// The first read of a request takes up to this much of what has arrived.
+constexpr size_t kFirstReadBytes = 64 * 1024;
 // Deadline for writing a 503 to a connection refused for being over max_connections.
 constexpr auto kRejectWriteTime = std::chrono::seconds(5);
 // At most this much of a file body is sent in one trip to the worker pool, so a client that
@@ -148,6 +150,8 @@ class HttpServer::Impl {
   void Stop(Duration grace);
   int port() const { return port_; }
   int active() const { return active_.load(); }
+  uint64_t exchange_steps() const { return exchange_steps_.load(); }
+  void CountExchangeStep() { exchange_steps_.fetch_add(1, std::memory_order_relaxed); }
 
   const HttpServerOptions& options() const { return options_; }
   HttpHandler& handler() { return *handler_; }
@@ -169,6 +173,7 @@ class HttpServer::Impl {
   std::vector<std::thread> io_threads_;
   int port_ = 0;
   std::atomic<int> active_{0};
+  std::atomic<uint64_t> exchange_steps_{0};
   std::atomic<int> rejecting_{0};
   std::atomic<bool> stopping_{false};
   bool started_ = false, stopped_ = false;
@@ -209,7 +214,15 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
     std::optional<HttpResponse> response;  // kEnded, kAnswered
   };
   net::awaitable<BodyResult> ReadBody(http::request_parser<http::buffer_body>& parser, Exchange& exchange);
-  std::optional<std::string_view> BufferedBody(http::request_parser<http::buffer_body>& parser, bool* broken);
+  // What one read of body bytes into chunk_ gave: the bytes (until the body ended or chunk_
+  // was full), or a failure to answer (the connection then closes), or a client gone.
+  struct BodyChunk {
+    std::string_view bytes;
+    std::optional<HttpResponse> answer;
+    bool client_gone = false;
+  };
+  net::awaitable<BodyChunk> ReadChunk(http::request_parser<http::buffer_body>& parser);
+  net::awaitable<bool> WriteContinue();
   net::awaitable<bool> Write(HttpResponse response, bool head_only);
   net::awaitable<bool> SendFile(FileRegion file, uint64_t length);
   net::awaitable<bool> WaitWritable();
@@ -220,6 +233,7 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
   template <typename R, typename F>
   net::awaitable<R> Step(F f) {
     HttpHandler& handler = server_.handler();
+    server_.CountExchangeStep();
     co_return co_await OnPool(server_.pool(), [f = std::move(f), &handler]() mutable -> R {
       try {
         return f();
@@ -269,7 +283,10 @@ net::awaitable<bool> HttpServer::Impl::Connection::WaitForRequest() {
   if (server_.stopping()) co_return false;
   idle_ = true;
   stream_.expires_after(server_.options().idle_timeout);
-  auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kNoThrow);
+  // As much as has arrived (up to kFirstReadBytes): a small request's body usually came with
+  // its header, and is then taken in the same read.
+  auto [ec, n] = co_await stream_.async_read_some(
+      buffer_.prepare(std::min(kFirstReadBytes, buffer_.max_size() - buffer_.size())), kNoThrow);
   idle_ = false;
   if (ec) co_return false;  // idle timeout, close by the client, or Stop()
   buffer_.commit(n);
@@ -317,48 +334,54 @@ net::awaitable<void> HttpServer::Impl::Connection::Run(std::shared_ptr<Connectio
     std::unique_ptr<Exchange> exchange = handler.NewExchange(head);
     std::optional<HttpResponse> response;
     bool body_unread = false;
-    // (A client that asked for a 100 sends no body before it gets one.)
-    bool broken = false;
-    const std::optional<std::string_view> buffered = expects_continue ? std::nullopt : BufferedBody(parser, &broken);
-    if (broken) {
-      co_await Write(handler.Failure(HttpFailure::kBadRequest, "body did not parse"), false);
-      break;
-    }
-    if (buffered) {
-      // The whole body came with the header (a small PUT): the exchange runs in one pool step
-      // instead of three (Begin, Body, End), each a round trip between threads.
-      response = co_await Step<HttpResponse>([&exchange, chunk = *buffered] {
-        if (std::optional<HttpResponse> r = exchange->Begin()) return std::move(*r);
-        if (std::optional<HttpResponse> r = exchange->Body(chunk)) return std::move(*r);
-        return exchange->End();
-      });
-    } else {
-      response = co_await Step<std::optional<HttpResponse>>([&exchange] { return exchange->Begin(); });
-    }
-    if (buffered) {
-      // Done in the one step: the body was read, nothing is left to run.
-    } else if (response) {
-      body_unread = !parser.is_done();
-      // A final answer to a request that asked for a 100 first: botocore (1.29, Debian 12)
-      // keeps such an answer's status line as the parse state of the connection's next
-      // response, which then reads a stale status (a 400's as a 200's). Closing the
-      // connection resets it; clients that did not wait lose one reconnect.
-      if (expects_continue) response->close = true;
-    } else {
-      if (expects_continue && !parser.is_done()) {
-        http::response<http::empty_body> cont{http::status::continue_, 11};
-        stream_.expires_after(opt.write_timeout);
-        auto [wec, wn] = co_await http::async_write(stream_, cont, kNoThrow);
-        (void)wn;
-        if (wec) break;
+    const boost::optional<uint64_t> length = parser.content_length();  // none when chunked
+    if (parser.is_done() || (!parser.chunked() && length && *length <= chunk_.size())) {
+      // No body, or a small one (a GET, a thumbnail's PUT, an SQS call): the whole body is
+      // read first, on this thread and without blocking it (usually it came with the header),
+      // then Begin, Body and End run in one pool step instead of one step each, every step a
+      // round trip between threads. A client that asked for a 100 gets it at once (RFC 9110
+      // lets a server send it before looking at the request): waiting for Begin's verdict
+      // would spare at most chunk_bytes of upload, and cost a step and a round trip.
+      std::string_view body;
+      if (!parser.is_done()) {
+        if (expects_continue && !co_await WriteContinue()) break;
+        stream_.expires_after(opt.body_timeout);
+        BodyChunk chunk = co_await ReadChunk(parser);
+        if (chunk.client_gone) break;
+        response = std::move(chunk.answer);
+        body = chunk.bytes;
+        body_unread = !parser.is_done();
       }
-      BodyResult body = co_await ReadBody(parser, *exchange);
-      if (body.kind == BodyResult::kClientGone) break;
-      body_unread = !parser.is_done();
-      if (body.kind == BodyResult::kAnswered || body.kind == BodyResult::kEnded) {
-        response = std::move(body.response);
+      if (!response) {
+        response = co_await Step<HttpResponse>([&exchange, body] {
+          if (std::optional<HttpResponse> r = exchange->Begin()) return std::move(*r);
+          if (!body.empty()) {
+            if (std::optional<HttpResponse> r = exchange->Body(body)) return std::move(*r);
+          }
+          return exchange->End();
+        });
+      }
+    } else {
+      // A large or chunked body: Begin first, so that a request refused by its header is
+      // answered before the client sends (or, after a 100, before it has sent) the body.
+      response = co_await Step<std::optional<HttpResponse>>([&exchange] { return exchange->Begin(); });
+      if (response) {
+        body_unread = !parser.is_done();
+        // A final answer to a request that asked for a 100 first: botocore (1.29, Debian 12)
+        // keeps such an answer's status line as the parse state of the connection's next
+        // response, which then reads a stale status (a 400's as a 200's). Closing the
+        // connection resets it; clients that did not wait lose one reconnect.
+        if (expects_continue) response->close = true;
       } else {
-        response = co_await Step<HttpResponse>([&exchange] { return exchange->End(); });
+        if (expects_continue && !co_await WriteContinue()) break;
+        BodyResult read = co_await ReadBody(parser, *exchange);
+        if (read.kind == BodyResult::kClientGone) break;
+        body_unread = !parser.is_done();
+        if (read.kind == BodyResult::kAnswered || read.kind == BodyResult::kEnded) {
+          response = std::move(read.response);
+        } else {
+          response = co_await Step<HttpResponse>([&exchange] { return exchange->End(); });
+        }
       }
     }
     exchange.reset();  // aborts whatever End() did not commit
@@ -376,63 +399,52 @@ net::awaitable<void> HttpServer::Impl::Connection::Run(std::shared_ptr<Connectio
   server_.Unregister(this);
 }
 
-// When the whole body (Content-Length, at most chunk_bytes) is already in buffer_, parses it
-// into chunk_ without I/O and returns it; else nullopt and nothing is consumed (or *broken:
-// part of it was consumed, and the connection must answer 400 and close).
-std::optional<std::string_view> HttpServer::Impl::Connection::BufferedBody(
-    http::request_parser<http::buffer_body>& parser, bool* broken) {
-  if (parser.is_done() || parser.chunked()) return std::nullopt;
-  const auto length = parser.content_length();
-  if (!length || *length == 0 || *length > chunk_.size() || buffer_.size() < *length) return std::nullopt;
+// "100 Continue"; false when the client is gone.
+net::awaitable<bool> HttpServer::Impl::Connection::WriteContinue() {
+  http::response<http::empty_body> cont{http::status::continue_, 11};
+  stream_.expires_after(server_.options().write_timeout);
+  auto [ec, n] = co_await http::async_write(stream_, cont, kNoThrow);
+  (void)n;
+  co_return !ec;
+}
+
+// Reads into chunk_ until the body ends or chunk_ is full, under the deadline the caller set.
+net::awaitable<HttpServer::Impl::Connection::BodyChunk> HttpServer::Impl::Connection::ReadChunk(
+    http::request_parser<http::buffer_body>& parser) {
+  HttpHandler& handler = server_.handler();
+  auto answer = [](HttpResponse r) {
+    r.close = true;
+    return BodyChunk{{}, std::move(r), false};
+  };
   auto& body = parser.get().body();
   body.data = chunk_.data();
   body.size = chunk_.size();
-  parser.eager(true);
-  while (!parser.is_done()) {
-    beast::error_code ec;
-    const size_t used = parser.put(buffer_.data(), ec);
-    buffer_.consume(used);
-    // Cannot happen with the whole body buffered; if it does, the body is part consumed and
-    // the request cannot go on.
-    if (ec || used == 0) {
-      *broken = true;
-      return std::nullopt;
-    }
+  auto [ec, n] = co_await http::async_read(stream_, buffer_, parser, kNoThrow);
+  (void)n;
+  if (ec == http::error::need_buffer) ec = {};  // chunk_ is full: hand it over
+  if (ec == http::error::body_limit) {
+    co_return answer(handler.Failure(HttpFailure::kBodyTooLarge, "body over max_body_bytes"));
   }
-  return std::string_view(chunk_.data(), chunk_.size() - parser.get().body().size);
+  if (ec == beast::error::timeout) co_return answer(handler.Failure(HttpFailure::kRequestTimeout, "body_timeout"));
+  if (ec == http::error::partial_message || ec == net::error::eof || ec == net::error::connection_reset ||
+      ec == net::error::operation_aborted) {
+    co_return BodyChunk{{}, std::nullopt, true};
+  }
+  if (ec) co_return answer(handler.Failure(HttpFailure::kBadRequest, ec.message()));
+  co_return BodyChunk{std::string_view(chunk_.data(), chunk_.size() - body.size), std::nullopt, false};
 }
 
 // Feeds the body to the exchange chunk by chunk, through chunk_ (bounded memory), under one
 // deadline for the whole body.
 net::awaitable<HttpServer::Impl::Connection::BodyResult> HttpServer::Impl::Connection::ReadBody(
     http::request_parser<http::buffer_body>& parser, Exchange& exchange) {
-  HttpHandler& handler = server_.handler();
-  auto answer = [](HttpResponse r) {
-    r.close = true;
-    return BodyResult{BodyResult::kAnswered, std::move(r)};
-  };
   stream_.expires_after(server_.options().body_timeout);
   while (!parser.is_done()) {
-    auto& body = parser.get().body();
-    body.data = chunk_.data();
-    body.size = chunk_.size();
-    auto [ec, n] = co_await http::async_read(stream_, buffer_, parser, kNoThrow);
-    (void)n;
-    if (ec == http::error::need_buffer) ec = {};  // chunk_ is full: hand it over
-    if (ec == http::error::body_limit) {
-      co_return answer(handler.Failure(HttpFailure::kBodyTooLarge, "body over max_body_bytes"));
-    }
-    if (ec == beast::error::timeout) {
-      co_return answer(handler.Failure(HttpFailure::kRequestTimeout, "body_timeout"));
-    }
-    if (ec == http::error::partial_message || ec == net::error::eof ||
-        ec == net::error::connection_reset || ec == net::error::operation_aborted) {
-      co_return BodyResult{BodyResult::kClientGone, std::nullopt};
-    }
-    if (ec) co_return answer(handler.Failure(HttpFailure::kBadRequest, ec.message()));
-    const size_t got = chunk_.size() - parser.get().body().size;
-    if (got == 0) continue;
-    std::string_view chunk(chunk_.data(), got);
+    BodyChunk read = co_await ReadChunk(parser);
+    if (read.client_gone) co_return BodyResult{BodyResult::kClientGone, std::nullopt};
+    if (read.answer) co_return BodyResult{BodyResult::kAnswered, std::move(read.answer)};
+    const std::string_view chunk = read.bytes;
+    if (chunk.empty()) continue;
     if (parser.is_done()) {
       // The last chunk: End runs in the same pool step, one round trip between threads less.
       HttpResponse last = co_await Step<HttpResponse>([&exchange, chunk] {
@@ -443,7 +455,10 @@ net::awaitable<HttpServer::Impl::Connection::BodyResult> HttpServer::Impl::Conne
     }
     std::optional<HttpResponse> early = co_await Step<std::optional<HttpResponse>>(
         [&exchange, chunk] { return exchange.Body(chunk); });
-    if (early) co_return answer(std::move(*early));
+    if (early) {
+      early->close = true;
+      co_return BodyResult{BodyResult::kAnswered, std::move(early)};
+    }
   }
   co_return BodyResult{};
 }
@@ -679,5 +694,6 @@ Status HttpServer::Start() { return impl_->Start(); }
 int HttpServer::port() const { return impl_->port(); }
 void HttpServer::Stop(Duration grace) { impl_->Stop(grace); }
 int HttpServer::active_connections() const { return impl_->active(); }
+uint64_t HttpServer::exchange_steps() const { return impl_->exchange_steps(); }
 
 }  // namespace thumbpipe::server

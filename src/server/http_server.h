@@ -4,6 +4,9 @@
 // `worker_threads` run the handler's exchanges (store reads, writes, fsyncs). A connection has
 // at most one exchange step queued on the worker pool at a time, so the pool's queue is
 // bounded by max_connections, and a slow client holds a connection but never a thread.
+// A request without a body or with a small one (Content-Length up to chunk_bytes) is read
+// whole first and runs in one step (Begin, Body, End); "100 Continue" is then sent at once.
+// A larger or chunked body runs Begin first, so a refused upload is answered before its body.
 //
 // Limits: request line + headers over max_header_bytes -> 431 and close; a body over
 // max_body_bytes (raw, as framed) -> EntityTooLarge and close; a client that sends nothing for
@@ -71,6 +74,9 @@ class HttpServer {
 
   // Connections open right now (for tests and metrics).
   int active_connections() const;
+  // Exchange steps run on the worker pool so far, each a round trip between threads (tests:
+  // a small body that came with its header takes one step, not one each for Begin and End).
+  uint64_t exchange_steps() const;
 
  private:
   class Impl;

@@ -406,7 +406,7 @@ class GracefulStop(unittest.TestCase):
             sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
             sock.sendall((f"PUT {url.path}?{url.query} HTTP/1.1\r\nHost: {url.netloc}\r\n"
                           f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n").encode())
-            self.assertTrue(sock.recv(100).startswith(b"HTTP/1.1 100"))  # the exchange has begun
+            self.assertTrue(sock.recv(100).startswith(b"HTTP/1.1 100"))  # the request is under way
             sock.sendall(body[:1000])
             server.proc.send_signal(signal.SIGTERM)
             # The listener closes: a new connection is refused (polled, not slept).
