@@ -1,5 +1,6 @@
 #include "sigv4/crypto.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -8,10 +9,47 @@
 
 namespace thumbpipe::sigv4 {
 
+namespace {
+
+// OpenSSL 3 looks an algorithm up in its provider store (locks, a hash table, an error mark)
+// every time it is named by EVP_sha256() or HMAC(); SigV4 hashes a few short strings per
+// request, so that lookup cost three times the hashing. Fetched once here, and each thread
+// keeps its contexts (HMAC 3.1 -> 0.9 us, SHA-256 of 400 bytes 1.0 -> 0.4 us on this machine).
+const EVP_MD* Sha256Algorithm() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
+struct ThreadContexts {
+  EVP_MD_CTX* digest = EVP_MD_CTX_new();
+  EVP_MAC_CTX* hmac = nullptr;
+  ThreadContexts() {
+    static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    hmac = EVP_MAC_CTX_new(mac);
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
+                           OSSL_PARAM_construct_end()};
+    EVP_MAC_CTX_set_params(hmac, params);  // the digest stays with the context across keys
+  }
+  ~ThreadContexts() {
+    EVP_MAC_CTX_free(hmac);
+    EVP_MD_CTX_free(digest);
+  }
+};
+
+ThreadContexts& Contexts() {
+  thread_local ThreadContexts contexts;
+  return contexts;
+}
+
+}  // namespace
+
 Sha256Digest Sha256(std::string_view data) {
   Sha256Digest out{};
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr);
+  EVP_MD_CTX* ctx = Contexts().digest;
+  EVP_DigestInit_ex2(ctx, Sha256Algorithm(), nullptr);
+  EVP_DigestUpdate(ctx, data.data(), data.size());
+  EVP_DigestFinal_ex(ctx, out.data(), &len);
   return out;
 }
 
@@ -19,9 +57,13 @@ std::string Sha256Hex(std::string_view data) { return HexEncode(Sha256(data)); }
 
 Sha256Digest HmacSha256(std::string_view key, std::string_view data) {
   Sha256Digest out{};
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(), &len);
+  size_t len = 0;
+  EVP_MAC_CTX* ctx = Contexts().hmac;
+  // An empty key still needs a non-null pointer: OpenSSL reads a null one as "keep the last key".
+  static const unsigned char kNoKey = 0;
+  EVP_MAC_init(ctx, key.empty() ? &kNoKey : reinterpret_cast<const unsigned char*>(key.data()), key.size(), nullptr);
+  EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  EVP_MAC_final(ctx, out.data(), &len, out.size());
   return out;
 }
 
@@ -115,7 +157,7 @@ struct Sha256Hasher::Ctx {
 };
 
 Sha256Hasher::Sha256Hasher() : ctx_(std::make_unique<Ctx>()) {
-  EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr);
+  EVP_DigestInit_ex2(ctx_->md, Sha256Algorithm(), nullptr);
 }
 Sha256Hasher::~Sha256Hasher() = default;
 Sha256Hasher::Sha256Hasher(Sha256Hasher&&) noexcept = default;
@@ -129,7 +171,7 @@ Sha256Digest Sha256Hasher::Finish() {
   Sha256Digest out{};
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx_->md, out.data(), &len);
-  EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr);
+  EVP_DigestInit_ex2(ctx_->md, Sha256Algorithm(), nullptr);
   return out;
 }
 
