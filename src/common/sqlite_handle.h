@@ -99,6 +99,8 @@ class Db {
   Result<Stmt> Prepare(std::string_view sql);
   // The connection's prepared copy of `sql` (prepared on first use, kept for its life).
   Result<StmtLease> Cached(std::string_view sql);
+  // Runs the cached statement `sql` to its end (one statement, no bindings).
+  Status RunCached(std::string_view sql);
 
   // Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back when it fails. When another
   // connection (this process or another) holds the write lock past busy_timeout, the whole
