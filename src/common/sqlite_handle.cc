@@ -79,11 +79,11 @@ std::string Stmt::Text(int col) const {
   return p == nullptr ? std::string() : std::string(static_cast<const char*>(p), n);
 }
 
-Result<Db> Db::Open(const std::string& path, Sync sync, int busy_timeout_ms) {
+Result<Db> Db::Open(const std::string& path, Sync sync, int busy_timeout_ms, const char* vfs) {
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &raw,
                                  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+                                 vfs);
   Db db;
   db.db_.reset(raw);  // closes even when open failed
   if (rc != SQLITE_OK) return SqliteStatus(rc, raw, "opening " + path);

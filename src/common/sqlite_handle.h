@@ -88,7 +88,9 @@ class Db {
  public:
   enum class Sync { kFull, kNormal };
 
-  static Result<Db> Open(const std::string& path, Sync sync, int busy_timeout_ms);
+  // `vfs`: a registered VFS's name (e.g. WalBatchVfsName()); null for SQLite's default.
+  static Result<Db> Open(const std::string& path, Sync sync, int busy_timeout_ms,
+                         const char* vfs = nullptr);
 
   // Sets PRAGMA synchronous for the transactions that follow (a no-op when it is already
   // `sync`). REQUIRES: no transaction open (SQLite refuses the change inside one).
