@@ -1,8 +1,8 @@
 // Thin RAII wrappers over the SQLite C API for the rooms that keep state in SQLite (the
 // queue and the local store's index): the only place that calls sqlite3_* directly besides
-// sqlite_handle.cc (STYLE 5 CPL.3, 6.6). SQLite result codes become Status in one function,
-// SqliteStatus. A library of its own (thumbpipe_sqlite), so that common/ itself stays free
-// of SQLite.
+// sqlite_handle.cc and the VFS of sqlite_wal_batch.cc (STYLE 5 CPL.3, 6.6). SQLite result
+// codes become Status in one function, SqliteStatus. A library of its own (thumbpipe_sqlite),
+// so that common/ itself stays free of SQLite.
 //
 // A Db or Stmt is used by one thread at a time; callers serialise access.
 #pragma once
