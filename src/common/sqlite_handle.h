@@ -1,8 +1,8 @@
 // Thin RAII wrappers over the SQLite C API for the rooms that keep state in SQLite (the
 // queue and the local store's index): the only place that calls sqlite3_* directly besides
-// sqlite_handle.cc (STYLE 5 CPL.3, 6.6). SQLite result codes become Status in one function,
-// SqliteStatus. A library of its own (thumbpipe_sqlite), so that common/ itself stays free
-// of SQLite.
+// sqlite_handle.cc and the VFS of sqlite_wal_batch.cc (STYLE 5 CPL.3, 6.6). SQLite result
+// codes become Status in one function, SqliteStatus. A library of its own (thumbpipe_sqlite),
+// so that common/ itself stays free of SQLite.
 //
 // A Db or Stmt is used by one thread at a time; callers serialise access.
 #pragma once
@@ -88,7 +88,9 @@ class Db {
  public:
   enum class Sync { kFull, kNormal };
 
-  static Result<Db> Open(const std::string& path, Sync sync, int busy_timeout_ms);
+  // `vfs`: a registered VFS's name (e.g. WalBatchVfsName()); null for SQLite's default.
+  static Result<Db> Open(const std::string& path, Sync sync, int busy_timeout_ms,
+                         const char* vfs = nullptr);
 
   // Sets PRAGMA synchronous for the transactions that follow (a no-op when it is already
   // `sync`). REQUIRES: no transaction open (SQLite refuses the change inside one).
@@ -99,6 +101,8 @@ class Db {
   Result<Stmt> Prepare(std::string_view sql);
   // The connection's prepared copy of `sql` (prepared on first use, kept for its life).
   Result<StmtLease> Cached(std::string_view sql);
+  // Runs the cached statement `sql` to its end (one statement, no bindings).
+  Status RunCached(std::string_view sql);
 
   // Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back when it fails. When another
   // connection (this process or another) holds the write lock past busy_timeout, the whole

@@ -28,6 +28,7 @@
 #include <fmt/format.h>
 
 #include "common/logging.h"
+#include "common/sqlite_wal_batch.h"
 #include "queue/message_rules.h"
 #include "queue/sqlite_queue_impl.h"
 #include "queue/sqlite_schema.h"
@@ -403,8 +404,11 @@ Status CheckOptions(const SqliteQueueOptions& o) {
 Result<std::unique_ptr<Queue>> OpenSqliteQueue(const SqliteQueueOptions& options) {
   THUMBPIPE_RETURN_IF_ERROR(CheckOptions(options));
   const std::string path = options.path.string();
-  THUMBPIPE_ASSIGN_OR_RETURN(Db db, Db::Open(path, Db::Sync::kNormal, kBusyTimeoutMs));
-  THUMBPIPE_ASSIGN_OR_RETURN(Db checkpoint_db, Db::Open(path, Db::Sync::kNormal, kBusyTimeoutMs));
+  // Each commit's WAL frames go to the file in one write (sqlite_wal_batch.h).
+  const char* vfs = sqlite::WalBatchVfsName();
+  THUMBPIPE_ASSIGN_OR_RETURN(Db db, Db::Open(path, Db::Sync::kNormal, kBusyTimeoutMs, vfs));
+  THUMBPIPE_ASSIGN_OR_RETURN(Db checkpoint_db,
+                             Db::Open(path, Db::Sync::kNormal, kBusyTimeoutMs, vfs));
   auto queue = std::make_unique<internal::SqliteQueue>(options, std::move(db),
                                                        std::move(checkpoint_db));
   THUMBPIPE_RETURN_IF_ERROR(queue->Init());
