@@ -159,10 +159,11 @@ struct E2eResult {
 };
 
 std::unique_ptr<Queue> OpenFresh(const fs::path& db, bool durable, const std::string& name,
-                                 std::string* error, const std::string& url = "") {
+                                 std::string* error, const std::string& url = "", int consumer_capacity = 0) {
   if (!url.empty()) {
     // Another engine (RabbitMQ): the same queue emptied, so every run starts from nothing.
-    auto queue = OpenQueue(url, SqliteQueueOptions{});
+    // `consumer_capacity`: what the consumers hold at most (their prefetch on amqp://).
+    auto queue = OpenQueue(url, SqliteQueueOptions{}, std::nullopt, consumer_capacity);
     Status s = queue.ok() ? queue.value()->Purge().status() : queue.status();
     if (s.ok()) s = queue.value()->dead_letters().Purge().status();
     if (!s.ok()) {
@@ -205,7 +206,8 @@ class FirstError {
 
 E2eResult RunE2e(const Options& o, const fs::path& db) {
   E2eResult r;
-  auto queue = OpenFresh(db, o.durable, o.name, &r.error, o.url);
+  auto queue = OpenFresh(db, o.durable, o.name, &r.error, o.url,
+                         o.consumers * (o.receive_batch > 0 ? o.receive_batch : o.batch));
   if (queue == nullptr) return {false, r.error};
   const SendCommitStats commits_before = GetSendCommitStats(*queue);
   const std::string body(kBodyBytes, 'b');
@@ -310,7 +312,7 @@ double Percentile(std::vector<double> v, double p) {
 
 LatencyResult RunLatency(const Options& o, const fs::path& db) {
   LatencyResult r;
-  auto queue = OpenFresh(db, o.durable, o.name, &r.error, o.url);
+  auto queue = OpenFresh(db, o.durable, o.name, &r.error, o.url, /*consumer_capacity=*/10);
   if (queue == nullptr) return {false, r.error};
   const int n = o.latency_messages;
   std::vector<Steady::time_point> send_start(n);

@@ -133,7 +133,9 @@ int RunServe(const ServeFlags& flags) {
   // Shared with the workers' jobs (see cli/workers.h).
   std::shared_ptr<store::ObjectStore> store = std::move(opened_store).value();
 
-  auto opened_queue = OpenConfiguredQueue(cfg);
+  const int workers = flags.workers >= 0 ? flags.workers : pipeline::WorkerOptionsFrom(cfg).concurrency;
+  // The worker pool below holds at most `workers` messages: the queue need push no more.
+  auto opened_queue = OpenConfiguredQueue(cfg, workers);
   if (!opened_queue.ok()) return ReportStartupError(opened_queue.status());
   std::unique_ptr<queue::Queue> queue = std::move(opened_queue).value();
 
@@ -165,7 +167,6 @@ int RunServe(const ServeFlags& flags) {
     if (!st.ok() && st.code() != StatusCode::kAlreadyExists) return ReportStartupError(st);
   }
 
-  const int workers = flags.workers >= 0 ? flags.workers : pipeline::WorkerOptionsFrom(cfg).concurrency;
   std::unique_ptr<pipeline::Worker> worker;
   if (workers > 0) {
     auto made = MakeWorkerPool(cfg, workers, store, *queue);

@@ -25,8 +25,10 @@ Result<std::unique_ptr<image::Engine>> MakeEngine(const config::Config& config, 
 
 // The settings of [queue] (visibility, receive count, retention, ...), without url.
 queue::SqliteQueueOptions ConfiguredQueueSettings(const config::Config& config);
-// The queue of [queue]: queue.url with the section's settings.
-Result<std::unique_ptr<queue::Queue>> OpenConfiguredQueue(const config::Config& config);
+// The queue of [queue]: queue.url with the section's settings. `consumer_capacity`: the jobs
+// this process runs at once from it (0 = it runs none, or receives only now and then): see
+// queue::OpenQueue.
+Result<std::unique_ptr<queue::Queue>> OpenConfiguredQueue(const config::Config& config, int consumer_capacity = 0);
 
 // A --listen style flag: "host:port" or "[v6]:port" where, unlike the config's addresses,
 // port 0 (any free port) is allowed, so that tests never depend on a fixed port. Errors name

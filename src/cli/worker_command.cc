@@ -48,11 +48,12 @@ int RunWorker(const WorkerFlags& flags) {
 
   auto store = OpenConfiguredStore(cfg);
   if (!store.ok()) return ReportStartupError(store.status());
-  auto opened_queue = OpenConfiguredQueue(cfg);
+  const int workers = flags.workers > 0 ? flags.workers : pipeline::WorkerOptionsFrom(cfg).concurrency;
+  // The pool holds at most `workers` messages (cli/workers.cc): the queue need push no more.
+  auto opened_queue = OpenConfiguredQueue(cfg, workers);
   if (!opened_queue.ok()) return ReportStartupError(opened_queue.status());
   std::unique_ptr<queue::Queue> queue = std::move(opened_queue).value();
 
-  const int workers = flags.workers > 0 ? flags.workers : pipeline::WorkerOptionsFrom(cfg).concurrency;
   auto made = MakeWorkerPool(cfg, workers, *store, *queue);
   if (!made.ok()) return ReportStartupError(made.status());
   std::unique_ptr<pipeline::Worker> worker = std::move(made).value();

@@ -1,5 +1,8 @@
 #include "queue/amqp_queue.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <set>
 
 #include "common/logging.h"
@@ -38,6 +41,7 @@ Status CheckOptions(const AmqpQueueOptions& o) {
   }
   if (o.max_message_bytes < 1024) return Status::InvalidArgument("queue max_message_bytes must be at least 1 KiB");
   if (o.clock == nullptr) return Status::InvalidArgument("amqp queue: no clock");
+  if (o.prefetch < 0 || o.prefetch > 65535) return Status::InvalidArgument("amqp queue prefetch must be 0-65535");
   return Status::Ok();
 }
 
@@ -48,7 +52,14 @@ AmqpQueue::AmqpQueue(const AmqpQueueOptions& options)
       clock_(*options.clock),
       instance_(NewNonce().substr(0, 16)),
       publisher_(options.endpoint, "publisher", /*confirms=*/true),
-      consumer_(options.endpoint, "consumer", /*confirms=*/false) {}
+      consumer_(options.endpoint, "consumer", /*confirms=*/false),
+      wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+
+// The connections close their channels as they go: the broker requeues what was held and
+// buffered (amqp_queue.h, "Closing").
+AmqpQueue::~AmqpQueue() {
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
 
 Result<std::unique_ptr<Queue>> OpenAmqpQueue(const AmqpQueueOptions& options) {
   THUMBPIPE_RETURN_IF_ERROR(CheckOptions(options));
@@ -243,10 +254,12 @@ Result<int64_t> AmqpQueue::ReadyCount(const std::string& name) {
 
 Result<QueueStats> AmqpQueue::Stats() {
   QueueStats stats;
+  int64_t buffered = 0;  // pushed to this object, not received by anyone yet: visible
   {
     std::lock_guard lock(consumer_.mu);
     ExpireLocked();
     stats.in_flight = static_cast<int64_t>(held_.size());
+    buffered = static_cast<int64_t>(buffer_.size());
   }
   {
     std::lock_guard lock(publisher_.mu);
@@ -257,7 +270,7 @@ Result<QueueStats> AmqpQueue::Stats() {
         Result<int64_t> ready = ReadyCount(options_.endpoint.queue);
         Result<int64_t> dead = ready.ok() ? ReadyCount(options_.endpoint.dlq()) : ready;
         if (ready.ok() && dead.ok()) {
-          stats.visible = *ready;
+          stats.visible = *ready + buffered;
           stats.dead = *dead;
           break;
         }
@@ -278,16 +291,22 @@ Result<QueueStats> AmqpQueue::Stats() {
 Result<int64_t> AmqpQueue::Purge() {
   int64_t purged = 0;
   {
-    // What this object holds is acked away; what other processes hold AMQP cannot reach.
+    // What this object holds or buffers is acked away; what other processes hold or buffer
+    // AMQP cannot reach.
     std::lock_guard lock(consumer_.mu);
+    const auto ack = [&](const AmqpHeld& h) {
+      Settle(h);
+      if (!consumer_.connected()) return;
+      Status s = consumer_.CheckStatus(amqp_basic_ack(consumer_.state(), h.channel, h.tag, 0), "basic.ack");
+      if (s.ok()) ++purged;
+    };
     for (auto it = held_.begin(); it != held_.end();) {
-      if (consumer_.connected()) {
-        Status s = consumer_.CheckStatus(amqp_basic_ack(consumer_.state(), 1, it->second.tag, 0), "basic.ack");
-        if (s.ok()) ++purged;
-      }
+      ack(it->second);
       Finish(it->first, Finished::kRemoved);
       it = held_.erase(it);
     }
+    for (const AmqpHeld& h : buffer_) ack(h);
+    buffer_.clear();
   }
   std::lock_guard lock(publisher_.mu);
   THUMBPIPE_RETURN_IF_ERROR(publisher_.Ensure());

@@ -11,12 +11,35 @@
 //    AMQP has no per-message delay: a delay > 0 is kUnsupported.
 //    No deduplication: SendEntry::dedup_id is accepted and ignored (deduplicates() is false),
 //    so a send retried after a lost confirm may be delivered twice (at-least-once).
-//  - Receive: one basic.get; if more are ready, the rest of the batch through a consumer with
-//    that prefetch (on a quorum queue each basic.get is a Raft command; a consumer is two per
-//    batch); if nothing is ready and wait > 0, a consumer with prefetch = max (basic.qos +
-//    basic.consume) waits up to `wait` for the first delivery and is cancelled once it came.
-//    No messages sit prefetched in this process between receives, so another worker can take
-//    them and Stats stays true.
+//  - Receive: a standing consumer. Each consuming connection runs one basic.consume (started
+//    by the first long poll, again after a reconnection) with basic.qos prefetch = `prefetch`:
+//    the broker pushes up to that many unacked deliveries to this object, counting both what
+//    the caller holds and what waits here. Deliveries the caller has not asked for yet sit in a
+//    local buffer; a Receive hands them out at once, without a round trip (on a quorum queue
+//    every basic.get, consume and cancel is a Raft command; a standing consumer costs none per
+//    message). A Receive with wait > 0 and an empty buffer waits on the socket (in poll(2),
+//    without the consumer lock, so acks and nacks of other threads go on meanwhile).
+//    Fairness: with prefetch = the caller's capacity (a worker's concurrency), a worker holding
+//    `capacity` messages has none buffered, so a busy worker never keeps messages another
+//    worker could take: at most `capacity` unacked per queue object. A buffered message is
+//    not received yet: its visibility starts when a Receive hands it out (received_at,
+//    deadline), and its receive_count is still x-delivery-count + 1.
+//    The old way serves what the standing consumer cannot: a receive with wait 0 (or after a
+//    stop) and an empty buffer takes one message with basic.get and the rest of the batch, if
+//    more are ready, through a temporary consumer (three Raft commands per batch), and so does
+//    a long poll while the caller holds `prefetch` messages already (the standing consumer
+//    has no credit; the broker would push nothing). These run on a second channel, so their
+//    frames never mix with the standing consumer's.
+//    ReceiveOrStop: a stop wakes a waiting receive at once and ends the standing consumer
+//    (basic.cancel; the buffer is nacked back), so that what the caller releases afterwards
+//    (a stopping worker's pending messages) goes to other consumers, not back into this
+//    object's buffer. The next long poll starts a new one.
+//    The cost, on RabbitMQ 3.x: a buffered message returned to the queue (a stop, Close, a lost
+//    connection, the consumer timeout) counts as a delivery in x-delivery-count, so it comes
+//    back with receive_count one higher than if it had stayed ready, and may reach
+//    max_receive_count without its caller ever seeing it that often. With prefetch = capacity
+//    the buffer only holds messages while the worker has free slots, i.e. until its receiver
+//    takes them, so this happens to the few a worker had not taken yet when it stopped.
 //  - receive_count = x-delivery-count + 1 (quorum queues count every return, including a
 //    consumer's connection dying). A message past max_receive_count never reaches the caller:
 //    it goes to NAME-dlq (by us with a reason, or by the broker's delivery limit).
@@ -32,18 +55,27 @@
 //    requeue (the broker dead-letters it, reason "rejected").
 //  - Receipts are delivery tags, valid on the channel that delivered them only: a receipt
 //    from before a reconnection (the broker has requeued that message) is kFailedPrecondition.
-//  - Stats: visible and dead from queue.declare (passive); in_flight is what this object
-//    holds (other processes' deliveries are invisible to AMQP 0-9-1); delayed 0; oldest_age
-//    unknown (0); the counters count this object's operations since it was opened.
+//  - Stats: visible = ready on the broker (queue.declare, passive) + buffered here (unacked for
+//    the broker, but nobody has received them); dead from the dlq's queue.declare; in_flight
+//    = what the caller holds from this object. Other processes' held and buffered messages
+//    are invisible to AMQP 0-9-1 (counted nowhere), and so, for a moment, is a message the
+//    broker is pushing to this object's consumer; delayed 0; oldest_age unknown (0); the
+//    counters count this object's operations since it was opened.
+//  - Purge acks what this object holds and buffers, and purges what is ready; what other
+//    objects hold or buffer AMQP cannot reach (it comes back when they release or close).
+//  - Closing (destruction) closes the channels: the broker requeues what was held and buffered.
 //  - Retention is the broker's (set a policy with max-age or message-ttl if wanted).
 //  - The dead-letter side: List and Redrive read the dlq with basic.get and put back what they
 //    do not take (basic.nack, requeue; a classic queue keeps the order), scanning at most
 //    10,000 messages per call.
 //
 // Threads: safe for concurrent use. Two connections: one publishes (sends, dead letters,
-// declares, stats), one consumes (gets, acks, nacks); each is used under its own mutex, and
-// only Receive reads the consuming one, so a long poll waits without holding it.
-// Reconnection: a failed connection reopens on the next call, with backoff (connection.h).
+// declares, stats), one consumes (channel 1: the standing consumer; channel 2: gets and
+// temporary consumers; acks and nacks on the channel that delivered); each is used under its
+// own mutex, and only Receive reads the consuming one, so a long poll waits without holding it.
+// Reconnection: a failed connection reopens on the next call, with backoff (connection.h). A
+// new consuming connection drops the buffer and what the caller held (the broker requeued
+// them when the old connection died) and starts a new standing consumer.
 #pragma once
 
 #include <memory>
@@ -63,6 +95,11 @@ struct AmqpQueueOptions {
   Duration dlq_retention = std::chrono::hours(10 * 24);    // x-message-ttl of NAME-dlq
   uint64_t max_message_bytes = 1 << 20;                    // body + attributes
   Clock* clock = &RealClock::Instance();                   // visibility deadlines, pacing
+  // basic.qos of the standing consumer (0-65535): how many unacked deliveries the broker may
+  // push to this object, held by the caller plus buffered. Set it to the caller's capacity
+  // (a worker: its concurrency). 0 = the max of the long poll that starts the consumer (a
+  // caller that receives once, such as `thumbpipe queue receive`).
+  int prefetch = 0;
 };
 
 // Connects, declares (or checks) the queue, its dlx and dlq. kUnavailable when the broker

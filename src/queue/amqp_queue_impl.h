@@ -27,17 +27,21 @@ class AmqpDeadLetters final : public DeadLetters {
   AmqpQueue& queue_;
 };
 
-// A delivery the caller holds (received, not yet removed, released or dead-lettered).
+// A delivery on the consuming connection: buffered (pushed by the standing consumer, not yet
+// handed out) or held by the caller (received, not yet removed, released or dead-lettered).
 struct AmqpHeld {
+  uint16_t channel = 1;   // the channel that delivered it: acks and nacks go there
   uint64_t tag = 0;
+  uint64_t consumer = 0;  // consumer_serial_ of the standing consumer that delivered it; 0 = none
   AmqpWireMessage message;
   int receive_count = 1;
-  Clock::time_point received_at, deadline;
+  Clock::time_point received_at, deadline;  // set when handed out
 };
 
 class AmqpQueue final : public Queue {
  public:
   explicit AmqpQueue(const AmqpQueueOptions& options);
+  ~AmqpQueue() override;
 
   Status Declare();
 
@@ -45,6 +49,8 @@ class AmqpQueue final : public Queue {
                            std::optional<Duration> delay) override;
   Result<std::vector<Result<std::string>>> SendBatch(std::span<const SendEntry> entries) override;
   Result<std::vector<Message>> Receive(int max, Duration wait, std::optional<Duration> visibility) override;
+  Result<std::vector<Message>> ReceiveOrStop(int max, Duration wait, std::optional<Duration> visibility,
+                                             std::stop_token stop) override;
   Status Remove(std::string_view receipt) override;
   Result<std::vector<Status>> RemoveBatch(std::span<const std::string> receipts) override;
   Status ChangeVisibility(std::string_view receipt, Duration timeout) override;
@@ -70,23 +76,43 @@ class AmqpQueue final : public Queue {
   // REQUIRES: publisher_.mu. Passive queue.declare: the ready count of `name`.
   Result<int64_t> ReadyCount(const std::string& name);
 
-  // Receiving (amqp_queue_receive.cc). All REQUIRE consumer_.mu.
+  // Receiving (amqp_queue_receive.cc). All REQUIRE consumer_.mu; those that read the socket
+  // also receive_mu_.
   Status EnsureConsumer();
-  // basic.get of one message; `ready_after` = what the broker says is still ready.
+  // Reads what has already arrived, without waiting: standing-consumer deliveries go to
+  // buffer_, channel 2's (gets, temporary consumers) to `got`.
+  Status Drain(std::vector<AmqpHeld>& got);
+  // Starts the standing consumer if there is none (basic.qos + basic.consume on channel 1);
+  // `arriving` = how many ready messages it brings at once (0 when it was running already).
+  Status EnsureStanding(int max, int& arriving);
+  // Cancels the standing consumer and nacks (requeues) the buffer.
+  Status StopStanding();
+  // Waits until the buffer holds `want` deliveries (at most 250 ms once the first came),
+  // `deadline` or a stop.
+  Status WaitStanding(std::chrono::steady_clock::time_point deadline, size_t want, std::unique_lock<std::mutex>& lock,
+                      const std::stop_token& stop, std::vector<AmqpHeld>& got);
+  // Waits in poll(2) without the lock until the socket is readable, a held message's
+  // visibility ends, `deadline` or a stop wakes it.
+  Status PollOnce(std::chrono::steady_clock::time_point deadline, std::unique_lock<std::mutex>& lock, bool& readable);
+  void HandOut(int max, std::vector<AmqpHeld>& got);
+  // basic.get of one message on channel 2; `ready_after` = what the broker says is still ready.
   Status GetOne(std::vector<AmqpHeld>& got, int64_t& ready_after);
-  // `deadline` is real time (a wait is); visibility deadlines are on clock_.
+  // A temporary consumer on channel 2 with prefetch = max. `deadline` is real time (a wait
+  // is); visibility deadlines are on clock_.
   Status LongPoll(int max, std::chrono::steady_clock::time_point deadline, std::unique_lock<std::mutex>& lock,
-                  std::vector<AmqpHeld>& got);
+                  const std::stop_token& stop, std::vector<AmqpHeld>& got);
   Status ReadDelivery(Duration timeout, std::vector<AmqpHeld>& got, bool& cancelled);
-  AmqpHeld MakeHeld(uint64_t tag, bool redelivered, const amqp_basic_properties_t& properties,
+  AmqpHeld MakeHeld(uint16_t channel, uint64_t tag, bool redelivered, const amqp_basic_properties_t& properties,
                     amqp_bytes_t body);
+  // Bookkeeping when a delivery is settled (acked, nacked, rejected) or lost.
+  void Settle(const AmqpHeld& held);
   void ExpireLocked();
   Status ReleaseLocked(std::string receipt, AmqpHeld& held);
   Status DeadLetterLocked(std::string receipt, AmqpHeld& held, std::string_view reason);
   // Finds a held receipt; the error says why it is not held.
   Result<std::map<std::string, AmqpHeld>::iterator> FindHeld(std::string_view receipt);
   void Finish(const std::string& receipt, Finished how);
-  std::string Receipt(uint64_t tag) const;
+  std::string NextReceipt();
 
   const AmqpQueueOptions options_;
   Clock& clock_;
@@ -96,9 +122,17 @@ class AmqpQueue final : public Queue {
   std::mutex receive_mu_;       // one Receive at a time: it alone reads consumer_'s socket
   AmqpDeadLetters dead_letters_{*this};
 
+  const int wake_fd_;           // eventfd: a stop wakes the receive waiting in poll(2)
+
   // Below: guarded by consumer_.mu.
   uint64_t held_generation_ = 0;
+  uint64_t receipts_ = 0;                               // receipts made (their last part)
   std::map<std::string, AmqpHeld> held_;                // by receipt
+  std::deque<AmqpHeld> buffer_;                         // pushed, not yet handed out, in order
+  std::string consumer_tag_;                            // the standing consumer; empty = none
+  uint64_t consumer_serial_ = 0;                        // bumped when one starts or stops
+  int consumer_prefetch_ = 0;                           // its basic.qos
+  int consumer_unacked_ = 0;                            // its deliveries buffered or held
   std::map<std::string, Finished, std::less<>> finished_;  // recent receipts no longer held
   std::deque<std::string> finished_order_;
 

@@ -14,7 +14,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
+#include <stop_token>
 #include <thread>
 
 #include "events/event_parse.h"
@@ -111,6 +113,11 @@ class AmqpQueueTest : public ::testing::Test {
       return {};
     }
     return got->front();
+  }
+  static QueueStats MustStats(Queue& q) {
+    auto stats = q.Stats();
+    EXPECT_TRUE(stats.ok()) << stats.status().ToString();
+    return stats.ok() ? *stats : QueueStats{};
   }
   std::string name_;
 };
@@ -265,6 +272,139 @@ TEST_F(AmqpQueueTest, ConcurrentSendersReceiversAndAcks) {
   auto stats = q->Stats();
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->visible + stats->in_flight, 0);
+}
+
+// ---- The standing consumer (amqp_queue.h, "Receive") ------------------------------------
+
+std::unique_ptr<Queue> MustOpenWith(AmqpQueueOptions o) {
+  auto q = OpenAmqpQueue(o);
+  EXPECT_TRUE(q.ok()) << q.status().ToString();
+  return q.ok() ? std::move(q).value() : nullptr;
+}
+
+// A queue object takes no more than its prefetch: with prefetch 1 and one message held, the
+// next message is another object's to take.
+TEST_F(AmqpQueueTest, PrefetchFullLeavesMessagesToOthers) {
+  AmqpQueueOptions o = Options(name_);
+  o.prefetch = 1;
+  auto busy = MustOpenWith(o);
+  auto other = MustOpen();
+  ASSERT_TRUE(busy->Send("one").ok());
+  ASSERT_TRUE(busy->Send("two").ok());
+  const Message first = MustReceiveOne(*busy);
+  EXPECT_EQ(first.body, "one");
+  const Message second = MustReceiveOne(*other);
+  EXPECT_EQ(second.body, "two");
+  EXPECT_EQ(second.receive_count, 1);
+  EXPECT_TRUE(busy->Remove(first.receipt).ok());
+  EXPECT_TRUE(other->Remove(second.receipt).ok());
+}
+
+// A caller holding `prefetch` messages still receives what is ready (the old way, a basic.get):
+// the standing consumer has no credit, but the receive must not wait out its long poll.
+TEST_F(AmqpQueueTest, ReceiveBeyondPrefetchStillGetsReadyMessages) {
+  AmqpQueueOptions o = Options(name_);
+  o.prefetch = 1;
+  auto q = MustOpenWith(o);
+  ASSERT_TRUE(q->Send("one").ok());
+  ASSERT_TRUE(q->Send("two").ok());
+  const Message first = MustReceiveOne(*q);
+  const auto start = std::chrono::steady_clock::now();
+  const Message second = MustReceiveOne(*q);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(5)) << "waited for credit instead of taking it";
+  EXPECT_NE(second.id, first.id);
+  EXPECT_EQ(MustStats(*q).in_flight, 2);
+}
+
+// What the broker pushed beyond the first receive waits in this object, unacked for the broker
+// (others cannot take it) but visible in Stats; a receive hands it out at once. When the object
+// closes, the broker requeues it for others, counting that as a delivery.
+TEST_F(AmqpQueueTest, BufferedMessagesAreHandedOutAndReturnOnClose) {
+  auto other = MustOpen();
+  for (const char* body : {"a", "b", "c"}) ASSERT_TRUE(other->Send(body).ok());
+  {
+    AmqpQueueOptions o = Options(name_);
+    o.prefetch = 3;
+    auto q = MustOpenWith(o);
+    const Message first = MustReceiveOne(*q);
+    EXPECT_EQ(first.body, "a");
+    // All three were checked out to q's consumer when it started: none is left for a get.
+    auto none = other->Receive(10, Duration{0});
+    ASSERT_TRUE(none.ok()) << none.status().ToString();
+    EXPECT_TRUE(none->empty()) << "the broker pushed all three to the first consumer";
+    const Message second = MustReceiveOne(*q);
+    EXPECT_EQ(second.body, "b");
+    EXPECT_EQ(second.receive_count, 1);
+    const QueueStats s = MustStats(*q);
+    EXPECT_EQ(s.in_flight, 2);
+    EXPECT_EQ(s.received, 2);
+  }  // closed holding two and buffering one
+  std::map<std::string, int> counts;
+  while (counts.size() < 3) {
+    auto got = other->Receive(10, seconds(10));
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    ASSERT_FALSE(got->empty()) << "a message was lost";
+    for (const Message& m : *got) {
+      counts[m.body] = m.receive_count;
+      EXPECT_TRUE(other->Remove(m.receipt).ok());
+    }
+  }
+  // x-delivery-count counts every return, a buffered one's too (amqp_queue.h, "The cost").
+  EXPECT_EQ(counts, (std::map<std::string, int>{{"a", 2}, {"b", 2}, {"c", 2}}));
+}
+
+// A buffered message's visibility starts when a receive hands it out, not when it arrived.
+TEST_F(AmqpQueueTest, BufferedMessageVisibilityStartsAtHandOut) {
+  ManualClock clock;
+  AmqpQueueOptions o = Options(name_);
+  o.prefetch = 2;
+  o.visibility_timeout = seconds(30);
+  o.clock = &clock;
+  auto q = MustOpenWith(o);
+  ASSERT_TRUE(q->Send("a").ok());
+  ASSERT_TRUE(q->Send("b").ok());
+  const Message first = MustReceiveOne(*q);  // "b" arrives in the buffer with it
+  clock.Advance(seconds(20));
+  const Message second = MustReceiveOne(*q);
+  EXPECT_EQ(second.receive_count, 1);
+  clock.Advance(seconds(10));  // first: 30 s, its visibility is over; second: 10 s
+  EXPECT_EQ(MustStats(*q).in_flight, 1);
+  EXPECT_EQ(q->Remove(first.receipt).code(), StatusCode::kFailedPrecondition);
+  clock.Advance(seconds(19));
+  EXPECT_TRUE(q->Remove(second.receipt).ok()) << "second's visibility counts from its hand-out";
+}
+
+// A stop wakes a waiting receive at once, and ends the standing consumer: what the caller
+// releases afterwards (a stopping worker's pending messages) goes to others instead of coming
+// back into this object's buffer.
+TEST_F(AmqpQueueTest, StopWakesTheLongPollAndEndsTheStandingConsumer) {
+  AmqpQueueOptions o = Options(name_);
+  o.prefetch = 2;
+  auto q = MustOpenWith(o);
+  auto other = MustOpen();
+  std::stop_source stop;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the poll start
+    stop.request_stop();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  auto none = q->ReceiveOrStop(1, seconds(20), std::nullopt, stop.get_token());
+  stopper.join();
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->empty());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(10)) << "the stop did not wake the poll";
+
+  ASSERT_TRUE(q->Send("held").ok());
+  const Message held = MustReceiveOne(*q);  // a new standing consumer
+  std::stop_source stop2;
+  stop2.request_stop();
+  auto after = q->ReceiveOrStop(1, seconds(20), std::nullopt, stop2.get_token());
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_TRUE(after->empty());
+  ASSERT_TRUE(q->ChangeVisibility(held.receipt, Duration{0}).ok());
+  const Message again = MustReceiveOne(*other);
+  EXPECT_EQ(again.id, held.id) << "the released message went back to the stopped object";
+  EXPECT_EQ(again.receive_count, 2);
 }
 
 // The harness restarts the broker on SIGUSR1 and appends a line to a file when it is back.

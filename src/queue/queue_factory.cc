@@ -1,5 +1,6 @@
 #include "queue/queue_factory.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
@@ -38,7 +39,8 @@ Result<SqliteQueueOptions> SqliteSettingsOf(std::string_view url, SqliteQueueOpt
 }
 
 Result<std::unique_ptr<Queue>> OpenQueue(std::string_view url, SqliteQueueOptions settings,
-                                         const std::optional<sigv4::Credentials>& fallback_credentials) {
+                                         const std::optional<sigv4::Credentials>& fallback_credentials,
+                                         int consumer_capacity) {
   if (url.starts_with("sqlite://")) {
     THUMBPIPE_ASSIGN_OR_RETURN(SqliteQueueOptions sqlite, SqliteSettingsOf(url, std::move(settings)));
     return OpenSqliteQueue(sqlite);
@@ -55,6 +57,7 @@ Result<std::unique_ptr<Queue>> OpenQueue(std::string_view url, SqliteQueueOption
     options.dlq_retention = settings.dlq_retention;
     options.max_message_bytes = settings.max_message_bytes;
     options.clock = settings.clock;
+    options.prefetch = std::clamp(consumer_capacity, 0, 65535);
     return OpenAmqpQueue(options);
   }
   if (url.starts_with("sqs://") || url.starts_with("sqs+http://") || url.starts_with("sqs+https://")) {

@@ -2,7 +2,8 @@
 // queue; "sqlite:///abs/path" or "sqlite://relative/path"), with ?queue=NAME choosing the
 // queue inside the file (default "thumbnails"); amqp://USER:PASSWORD@HOST:PORT/VHOST?queue=NAME
 // (RabbitMQ, amqp_queue.h; it takes visibility_timeout, max_receive_count, dlq_retention,
-// max_message_bytes and the clock from `settings`, and needs delay 0);
+// max_message_bytes and the clock from `settings`, needs delay 0, and takes its consumer's
+// prefetch from `consumer_capacity`);
 // sqs://HOST/ACCOUNT/NAME or sqs+http://HOST:PORT/ACCOUNT/NAME (Amazon SQS or any service
 // speaking its JSON protocol, sqs_queue.h; the queue and its RedrivePolicy are the service's,
 // so it takes only max_message_bytes and the clock from `settings`).
@@ -26,8 +27,13 @@ namespace thumbpipe::queue {
 // malformed URL.
 // `fallback_credentials` sign an sqs:// queue's requests when neither the environment nor the
 // AWS profile files have keys (the config file's first [[credentials]] entry).
+// `consumer_capacity`: how many received messages the caller holds at most (a worker: its
+// concurrency); 0 = unknown. A backend that keeps messages coming to a consumer (amqp://:
+// AmqpQueueOptions::prefetch) pushes no more than that, so a busy process never hoards
+// messages another one could take. The others ignore it.
 Result<std::unique_ptr<Queue>> OpenQueue(std::string_view url, SqliteQueueOptions settings,
-                                         const std::optional<sigv4::Credentials>& fallback_credentials = std::nullopt);
+                                         const std::optional<sigv4::Credentials>& fallback_credentials = std::nullopt,
+                                         int consumer_capacity = 0);
 
 // For a sqlite:// URL: `settings` with the file and queue name the URL names (the file's
 // folder is created). kInvalidArgument for another scheme or a malformed URL.
