@@ -28,8 +28,10 @@
 //    stop) and an empty buffer takes one message with basic.get and the rest of the batch, if
 //    more are ready, through a temporary consumer (three Raft commands per batch), and so does
 //    a long poll while the caller holds `prefetch` messages already (the standing consumer
-//    has no credit; the broker would push nothing). These run on a second channel, so their
-//    frames never mix with the standing consumer's.
+//    has no credit; the broker pushes nothing until one is settled): after waiting up to 100
+//    ms for an ack on another thread to free credit (a worker's job just finished), since a
+//    message kept with ChangeVisibility(t > 0) frees none. These run on a second channel, so
+//    their frames never mix with the standing consumer's.
 //    ReceiveOrStop: a stop wakes a waiting receive at once and ends the standing consumer
 //    (basic.cancel; the buffer is nacked back), so that what the caller releases afterwards
 //    (a stopping worker's pending messages) goes to other consumers, not back into this

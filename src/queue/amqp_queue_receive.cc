@@ -20,6 +20,8 @@ constexpr size_t kMaxReasonBytes = 8192;
 const std::string kTooManyReceives = "max_receive_count exceeded";
 constexpr uint16_t kStandingChannel = 1;  // opened by AmqpConnection
 constexpr uint16_t kGetChannel = 2;       // opened by EnsureConsumer
+// How long a long poll without consumer credit waits for an ack to free some (amqp_queue.h).
+constexpr Duration kCreditGrace = std::chrono::milliseconds(100);
 
 amqp_bytes_t Bytes(const std::string& s) { return amqp_bytes_t{s.size(), const_cast<char*>(s.data())}; }
 
@@ -362,14 +364,23 @@ Result<std::vector<Message>> AmqpQueue::ReceiveOrStop(int max, Duration wait, st
   // What the standing consumer pushed comes first, at once.
   std::vector<AmqpHeld> got;
   Status s = Drain(got);
-  if (s.ok()) HandOut(max - static_cast<int>(got.size()), got);
+  if (s.ok()) HandOut(max, got);
   const bool waits = wait > Duration{0} && !stop.stop_requested();
-  int arriving = 0;  // deliveries a consumer started now brings at once
-  if (s.ok() && got.empty() && waits) s = EnsureStanding(max, arriving);
-  if (s.ok() && got.empty() && waits && consumer_prefetch_ > consumer_unacked_) {
-    // The standing consumer has credit: whatever becomes ready is pushed here.
-    s = WaitStanding(deadline, static_cast<size_t>(std::clamp(arriving, 1, max)), lock, stop, got);
-  } else if (s.ok() && got.empty()) {
+  bool served = false;  // by the standing consumer, which had credit
+  if (s.ok() && got.empty() && waits) {
+    int arriving = 0;  // deliveries a consumer started now brings at once
+    s = EnsureStanding(max, arriving);
+    if (s.ok()) {
+      // Without credit (the caller holds `prefetch` already) the broker pushes nothing until
+      // one of them is settled: an ack on another thread (a worker's job just done) does that
+      // in a moment, a retry backoff does not. Wait a moment for it, then go the old way.
+      served = consumer_prefetch_ > consumer_unacked_;
+      const auto until = served ? deadline : std::min(deadline, std::chrono::steady_clock::now() + kCreditGrace);
+      s = WaitStanding(until, served ? static_cast<size_t>(std::clamp(arriving, 1, max)) : 1, lock, stop, got);
+      if (s.ok()) HandOut(max, got);
+    }
+  }
+  if (s.ok() && got.empty() && !served && (!waits || std::chrono::steady_clock::now() < deadline)) {
     // A receive that does not wait (the standing consumer's deliveries may still be on their
     // way), or one whose caller holds `prefetch` already: the old way, on channel 2. One
     // basic.get says whether anything is ready, and how much more; the rest of a batch comes
@@ -384,8 +395,8 @@ Result<std::vector<Message>> AmqpQueue::ReceiveOrStop(int max, Duration wait, st
     } else if (s.ok() && got.empty() && waits) {
       s = LongPoll(max, deadline, lock, stop, got);
     }
+    if (s.ok()) HandOut(max, got);
   }
-  if (s.ok()) HandOut(max - static_cast<int>(got.size()), got);
   if (s.ok() && stop.stop_requested()) s = StopStanding();
   // Whatever arrived is held even if the poll then failed: the broker counts it delivered.
   std::vector<Message> out;
