@@ -46,10 +46,9 @@ struct ServerConfig {
   // How long a response may wait on a client that does not read it (per chunk written).
   Duration write_timeout = std::chrono::seconds(60);
   int io_threads = 2;  // run the sockets (parsing, reading, writing); never blocked by the disk
-  // Run the requests' store work (reads, writes, fsyncs). Most of their time is a wait for an
-  // fsync, and every request waiting in one can share it (group commit) only if it has a
-  // thread: with 8, 16 clients' small PUTs committed 8 at a time (bench/README.md, "S3").
-  int worker_threads = 32;
+  // Run the requests' store work (reads, writes, fsyncs); more threads than cores keeps the disk
+  // busy while some of them wait for an fsync.
+  int worker_threads = 8;
   std::string region = "us-east-1";                    // the region SigV4 signatures must name
   std::string public_url;                              // base URL clients see; "" = http://{listen}
   std::vector<std::string> cors_allowed_origins;       // Origin values allowed by CORS; "*" = any

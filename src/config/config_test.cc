@@ -144,7 +144,7 @@ TEST(ConfigDefaultsTest, NoFileGivesTheDesignDefaults) {
   EXPECT_EQ(c.server.body_timeout, 300s);
   EXPECT_EQ(c.server.write_timeout, 60s);
   EXPECT_EQ(c.server.io_threads, 2);
-  EXPECT_EQ(c.server.worker_threads, 32);
+  EXPECT_EQ(c.server.worker_threads, 8);
   EXPECT_EQ(c.server.region, "us-east-1");
   EXPECT_EQ(c.server.public_url, "");
   EXPECT_TRUE(c.server.cors_allowed_origins.empty());

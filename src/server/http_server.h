@@ -40,7 +40,7 @@ struct HttpServerOptions {
   int port = 9000;                 // 0 = any free port; HttpServer::port() tells which
   int io_threads = 2;
   // Store work blocks on disk; more threads than cores keeps the disk busy while some fsync.
-  int worker_threads = 32;
+  int worker_threads = 8;
   int max_connections = 256;
   uint64_t max_header_bytes = 16384;
   uint64_t max_body_bytes = 5ull << 30;
