@@ -343,8 +343,12 @@ net::awaitable<void> HttpServer::Impl::Connection::Run(std::shared_ptr<Connectio
       // lets a server send it before looking at the request): waiting for Begin's verdict
       // would spare at most chunk_bytes of upload, and cost a step and a round trip.
       std::string_view body;
+      bool continued = false;
       if (!parser.is_done()) {
-        if (expects_continue && !co_await WriteContinue()) break;
+        if (expects_continue) {
+          if (!co_await WriteContinue()) break;
+          continued = true;
+        }
         stream_.expires_after(opt.body_timeout);
         BodyChunk chunk = co_await ReadChunk(parser);
         if (chunk.client_gone) break;
@@ -361,6 +365,9 @@ net::awaitable<void> HttpServer::Impl::Connection::Run(std::shared_ptr<Connectio
           return exchange->End();
         });
       }
+      // An empty body gets no 100: the final answer comes instead, and botocore's quirk (below)
+      // applies.
+      if (expects_continue && !continued) response->close = true;
     } else {
       // A large or chunked body: Begin first, so that a request refused by its header is
       // answered before the client sends (or, after a 100, before it has sent) the body.

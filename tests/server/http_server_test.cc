@@ -345,6 +345,17 @@ TEST_F(HttpServerTest, SmallBodiesTakeOnePoolStepHoweverTheyArrive) {
   EXPECT_EQ(server_->exchange_steps() - before, 1u);
 }
 
+TEST_F(HttpServerTest, ExpectContinueWithAnEmptyBodyGetsItsAnswerAndACloseInsteadOfA100) {
+  Start();
+  Socket s(port());
+  // Nothing to continue: the final answer comes at once, and the connection closes, because
+  // botocore keeps a final answer to its Expect as the status of the next response on it.
+  s.Send("PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nExpect: 100-continue\r\n\r\n");
+  const std::string r = s.ReadResponse();
+  EXPECT_EQ(StatusOf(r), 200);
+  EXPECT_NE(r.find("Connection: close"), std::string::npos) << r;
+}
+
 TEST_F(HttpServerTest, ChunkedRequestBody) {
   Start();
   Socket s(port());
