@@ -262,16 +262,18 @@ void Worker::State::Remover() {
     for (const ToRemove& r : batch) receipts.push_back(r.message.receipt);
     Result<std::vector<Status>> removed = queue.RemoveBatch(receipts);
     const Steady::time_point now = Steady::now();
+    // One outcome per message: its own, or the whole call's failure.
+    const std::vector<Status> outcomes =
+        removed.ok() ? std::move(*removed) : std::vector<Status>(batch.size(), removed.status());
     lock.lock();
     counters.removed += static_cast<int64_t>(batch.size());
-    for (size_t i = 0; i < batch.size(); ++i) {
-      if (!(removed.ok() ? (*removed)[i] : removed.status()).ok()) ++counters.queue_errors;
+    for (const Status& outcome : outcomes) {
+      if (!outcome.ok()) ++counters.queue_errors;
     }
     lock.unlock();
     for (size_t i = 0; i < batch.size(); ++i) {
       const ToRemove& r = batch[i];
-      const Status applied = removed.ok() ? (*removed)[i] : removed.status();
-      LogJob(r.message, r.report, VerdictName(r.report.verdict), applied,
+      LogJob(r.message, r.report, VerdictName(r.report.verdict), outcomes[i],
              {{"receive_ms", Rounded(r.receive_ms)}, {"verdict_ms", Rounded(r.verdict_ms)},
               {"remove_ms", Rounded(std::chrono::duration<double, std::milli>(now - r.handed_at).count())},
               {"remove_batch", batch.size()}});
@@ -289,8 +291,7 @@ void Worker::State::Apply(const queue::Message& m, const JobReport& report, doub
   switch (report.verdict) {
     case Verdict::kDone:
     case Verdict::kSkipped:
-      applied = queue.Remove(m.receipt);
-      break;
+      return;  // JobThread hands these to the remover
     case Verdict::kRetry:
       if (m.receive_count >= options.max_receive_count) {
         // The queue would dead-letter it on the next receive, without knowing why: do it now,
@@ -314,8 +315,7 @@ void Worker::State::Apply(const queue::Message& m, const JobReport& report, doub
   const double verdict_ms = MsSince(verdict_start);
   {
     std::lock_guard lock(mu);
-    if (result == "done" || result == "skipped") ++counters.removed;
-    else if (result == "retry") ++counters.retried;
+    if (result == "retry") ++counters.retried;
     else ++counters.dead_lettered;
     if (!applied.ok()) ++counters.queue_errors;
   }
