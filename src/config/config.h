@@ -125,6 +125,9 @@ struct WorkerConfig {
   // 0 = a third of queue.visibility_timeout (see HeartbeatInterval).
   Duration heartbeat = Duration{0};
   Duration shutdown_grace = std::chrono::seconds(30);  // to finish jobs on SIGTERM
+  // Nice value of the threads that run image jobs, 0-19 (0 = the process's own): the upload
+  // path, receives and heartbeats get a core first when the jobs fill the machine.
+  int job_nice = 10;
   std::string metrics_listen = "127.0.0.1:9001";       // host:port of /metrics
 };
 

@@ -223,6 +223,7 @@ class MemoryStore final : public store::ObjectStore {
 // with kUnavailable, as a crash after the queue's commit looks to the sender.
 // While HoldRemoves(true), Remove and RemoveBatch wait until HoldRemoves(false) (a slow queue
 // round trip); remove_calls() is the receipt count of each remove call so far, in order.
+// on_receive, if set, runs on the receiving thread before each Receive.
 class FaultyQueue final : public queue::Queue {
  public:
   explicit FaultyQueue(queue::Queue& target) : target_(target) {}
@@ -280,8 +281,10 @@ class FaultyQueue final : public queue::Queue {
     return results;
   }
   Result<std::vector<queue::Message>> Receive(int max, Duration wait, std::optional<Duration> visibility) override {
+    if (on_receive) on_receive();
     return target_.Receive(max, wait, visibility);
   }
+  std::function<void()> on_receive;
   void HoldRemoves(bool hold) {
     std::lock_guard lock(removes_mu_);
     hold_removes_ = hold;

@@ -24,6 +24,7 @@ WorkerOptions WorkerOptionsFrom(const config::Config& config) {
   o.heartbeat = config::HeartbeatInterval(config);
   o.shutdown_grace = config.worker.shutdown_grace;
   o.max_receive_count = config.queue.max_receive_count;
+  o.job_nice = config.worker.job_nice;
   return o;
 }
 

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/logging.h"
+#include "common/thread_priority.h"
 #include "queue/message_rules.h"
 
 namespace thumbpipe::pipeline {
@@ -211,6 +212,12 @@ void Worker::State::Receiver() {
 }
 
 void Worker::State::JobThread() {
+  if (options.job_nice > 0) {
+    // Before the first job, so that libvips' threads, started by jobs, inherit it.
+    if (Status s = SetThisThreadNice(options.job_nice); !s.ok()) {
+      LogWarn("worker.job_nice", {{"nice", options.job_nice}, {"error", s.ToString()}});
+    }
+  }
   std::unique_lock lock(mu);
   while (true) {
     // Once stopping, nothing new starts: Stop() releases what is pending.

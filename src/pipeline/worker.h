@@ -39,6 +39,9 @@ struct WorkerOptions {
   Duration heartbeat = std::chrono::seconds(20);           // how often running jobs are extended
   Duration shutdown_grace = std::chrono::seconds(30);
   int max_receive_count = 3;  // the queue's; the last allowed receive dead-letters instead of retrying
+  // Nice value of the job threads (0-19; 0 = as the process): jobs yield the CPU to the
+  // receiver, the heartbeat and, in `serve`, the upload path (common/thread_priority.h).
+  int job_nice = 0;
   RetryPolicy retry;
 };
 

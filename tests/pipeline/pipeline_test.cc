@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/thread_priority.h"
 #include "events/event_json.h"
 #include "events/events_test_support.h"
 #include "fixtures/fixtures.h"
@@ -471,6 +472,29 @@ TEST_F(PipelineTest, RemovesAreOffTheJobPathBatchedAndFinishedByStop) {
   auto stats = queue_->Stats();
   EXPECT_EQ(stats->removed, 4);
   EXPECT_EQ(stats->visible + stats->in_flight, 0);
+}
+
+TEST_F(PipelineTest, JobsRunBelowTheReceiverPriorityAndPassItToTheirThreads) {
+  if (ThisThreadNice() >= 7) GTEST_SKIP() << "the test already runs at nice " << ThisThreadNice();
+  ASSERT_TRUE(queue_->Send("job").ok());
+  events::testing::FaultyQueue watched(*queue_);
+  std::atomic<int> receiver_nice{-100}, job_nice{-100}, job_child_nice{-100};
+  watched.on_receive = [&] { receiver_nice = ThisThreadNice(); };
+  WorkerOptions o = FastOptions();
+  o.job_nice = 7;
+  metrics::Registry registry;
+  Worker worker(o, watched, [&](const queue::Message&) {
+    job_nice = ThisThreadNice();
+    // libvips starts its worker threads from the job's thread: they must inherit the priority.
+    std::thread([&] { job_child_nice = ThisThreadNice(); }).join();
+    return DoneReport();
+  }, clock_, registry);
+  worker.Start();
+  ASSERT_TRUE(Eventually([&] { return worker.counters().removed == 1; }));
+  worker.Stop();
+  EXPECT_EQ(job_nice, 7);
+  EXPECT_EQ(job_child_nice, 7);
+  EXPECT_EQ(receiver_nice, ThisThreadNice());  // the receiver keeps the process's priority
 }
 
 TEST_F(PipelineTest, StopCutsALongPollShort) {
