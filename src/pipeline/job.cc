@@ -160,6 +160,15 @@ Status Job::Removed(std::string_view bucket, std::string_view key, JobReport& re
   if (head.ok()) return Status::Ok();  // stale: the source was written again after the delete
   if (!IsNoSuchKey(head.status())) return ClassifyStoreError(head.status(), "checking the source");
   for (const std::string& rendition : PossibleRenditionKeys(config_.layout, config_.recipe, key)) {
+    // Only this source's: another source with the same stem may own the name now. (A job of
+    // that source writing between this check and the delete loses the rendition until the
+    // next backfill: the store has no conditional delete to close that window.)
+    Result<store::ObjectInfo> existing = store_.Head(config_.output_bucket, rendition);
+    if (!existing.ok()) {
+      if (IsNoSuchKey(existing.status())) continue;
+      return ClassifyStoreError(existing.status(), "checking " + rendition);
+    }
+    if (!RenditionOf(*existing, key)) continue;
     bool existed = false;
     Status s = store_.Delete(config_.output_bucket, rendition, {}, &existed);
     if (!s.ok()) return ClassifyStoreError(s, "deleting " + rendition);

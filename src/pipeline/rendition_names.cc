@@ -79,6 +79,11 @@ store::Metadata RenditionMetadata(std::string_view source_key, std::string_view 
   return m;
 }
 
+bool RenditionOf(const store::ObjectInfo& rendition, std::string_view source_key) {
+  auto it = rendition.metadata.find(kMetaSourceKey);
+  return it != rendition.metadata.end() && it->second == events::EncodeEventKey(source_key);
+}
+
 std::string_view ContentType(image::Format format) {
   switch (format) {
     case image::Format::kJpeg: return "image/jpeg";

@@ -45,6 +45,11 @@ inline constexpr std::string_view kMetaHeight = "thumbpipe-height";
 store::Metadata RenditionMetadata(std::string_view source_key, std::string_view source_etag,
                                   std::string_view variant, int width, int height);
 
+// Whether a rendition was last written for this source. Two sources that differ only in
+// their extension (cat.jpg, cat.png) share the names of the variants with a fixed format;
+// the last one rendered owns them, and deleting the other must leave them alone.
+bool RenditionOf(const store::ObjectInfo& rendition, std::string_view source_key);
+
 // MIME type of an output format ("image/webp").
 std::string_view ContentType(image::Format format);
 

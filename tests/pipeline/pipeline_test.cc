@@ -296,6 +296,30 @@ TEST_F(PipelineTest, RemovedDeletesRenditionsUnlessTheSourceCameBack) {
   EXPECT_FALSE(Exists("thumbnails/medium/dog.jpg"));
 }
 
+TEST_F(PipelineTest, RemovedLeavesRenditionsThatAnotherSourceWithTheSameStemOwns) {
+  // cat.png and cat.jpg share thumbnails/small/cat.webp and thumbnails/medium/cat.jpg (fixed
+  // formats); cat.jpg, rendered last, owns them.
+  const auto png = Put("uploads/cat.png", fixtures::Png(fixtures::PhotoLike(300, 200, 1)));
+  ASSERT_EQ(job_->Run(AsMessage(CreatedEvent(png))).verdict, Verdict::kDone);
+  const auto jpg = Put("uploads/cat.jpg", fixtures::Jpeg(fixtures::PhotoLike(300, 200, 2)));
+  ASSERT_EQ(job_->Run(AsMessage(CreatedEvent(jpg))).verdict, Verdict::kDone);
+
+  ASSERT_TRUE(local_->Delete("images", "uploads/cat.png").ok());
+  JobReport r = job_->Run(AsMessage(RemovedEvent("uploads/cat.png")));
+  EXPECT_EQ(r.verdict, Verdict::kSkipped);  // nothing of its own left to delete
+  EXPECT_EQ(r.renditions_deleted, 0);
+  for (const char* key : {"thumbnails/small/cat.webp", "thumbnails/medium/cat.jpg"}) {
+    auto head = local_->Head("images", key);
+    ASSERT_TRUE(head.ok()) << key << " was deleted with the other source";
+    EXPECT_EQ(head->metadata.at(std::string(kMetaSourceEtag)), jpg.etag) << key;
+  }
+
+  // Its owner's delete removes them.
+  ASSERT_TRUE(local_->Delete("images", "uploads/cat.jpg").ok());
+  EXPECT_EQ(job_->Run(AsMessage(RemovedEvent("uploads/cat.jpg"))).renditions_deleted, 2);
+  EXPECT_FALSE(Exists("thumbnails/small/cat.webp"));
+}
+
 JobReport DoneReport() {
   JobReport r;
   r.verdict = Verdict::kDone;
