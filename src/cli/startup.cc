@@ -16,13 +16,14 @@ Result<config::Config> LoadConfigAndLogging(const std::string& config_path) {
   return config;
 }
 
-Result<std::unique_ptr<image::Engine>> MakeEngine(const config::Config& config, int parallel_jobs) {
+Result<std::unique_ptr<image::Engine>> MakeEngine(const config::Config& config) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   image::EngineOptions options;
   options.limits = config.limits;
   // Parallel jobs already keep the cores busy; libvips threads inside each job would only
-  // contend with them. A lone job gets every core.
-  options.vips_concurrency = std::max(1, cores / std::max(1, parallel_jobs));
+  // contend with them. Fewer jobs than slots (a lone job, the tail of a burst) share the cores
+  // that the missing jobs leave idle.
+  options.share_cores = cores;
   return image::Engine::Create(options);
 }
 

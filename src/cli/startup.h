@@ -20,8 +20,8 @@ namespace thumbpipe::cli {
 // log level. Errors are printed by the caller.
 Result<config::Config> LoadConfigAndLogging(const std::string& config_path);
 
-// An engine for `parallel_jobs` images at once: libvips gets the remaining cores per job.
-Result<std::unique_ptr<image::Engine>> MakeEngine(const config::Config& config, int parallel_jobs);
+// An engine whose jobs share the cores: each job gets cores / (jobs running) libvips threads.
+Result<std::unique_ptr<image::Engine>> MakeEngine(const config::Config& config);
 
 // The settings of [queue] (visibility, receive count, retention, ...), without url.
 queue::SqliteQueueOptions ConfiguredQueueSettings(const config::Config& config);

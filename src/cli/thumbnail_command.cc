@@ -113,7 +113,7 @@ int RunThumbnail(const ThumbnailFlags& flags) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int jobs = std::clamp(flags.jobs > 0 ? flags.jobs : cores, 1,
                               static_cast<int>(flags.files.size()));
-  auto engine = MakeEngine(*config, jobs);
+  auto engine = MakeEngine(*config);
   if (!engine.ok()) return ReportStartupError(engine.status());
 
   // Workers take inputs in order; lines are printed in input order as they complete.

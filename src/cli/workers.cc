@@ -27,7 +27,7 @@ Result<std::unique_ptr<pipeline::Worker>> MakeWorkerPool(const config::Config& c
   options.concurrency = std::max(1, workers);
   auto parts = std::make_shared<JobParts>();
   parts->config = pipeline::JobConfigFrom(config);
-  THUMBPIPE_ASSIGN_OR_RETURN(parts->engine, MakeEngine(config, options.concurrency));
+  THUMBPIPE_ASSIGN_OR_RETURN(parts->engine, MakeEngine(config));
   parts->store = std::move(store);
   parts->job = std::make_unique<pipeline::Job>(parts->config, *parts->store, *parts->engine);
   pipeline::Processor processor = [parts](const queue::Message& m) { return parts->job->Run(m); };

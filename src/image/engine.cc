@@ -162,10 +162,11 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options) {
       l.max_interlaced_pixels == 0) {
     return Status::InvalidArgument("image limits must all be positive");
   }
-  if (options.vips_concurrency < 0) {
-    return Status::InvalidArgument("vips_concurrency must be >= 0");
+  if (options.vips_concurrency < 0 || options.share_cores < 0) {
+    return Status::InvalidArgument("vips_concurrency and share_cores must be >= 0");
   }
-  THUMBPIPE_RETURN_IF_ERROR(InitVipsRuntime(l, options.vips_concurrency));
+  THUMBPIPE_RETURN_IF_ERROR(
+      InitVipsRuntime(l, options.share_cores > 0 ? options.share_cores : options.vips_concurrency));
   return std::unique_ptr<Engine>(new Engine(options));
 }
 
@@ -178,8 +179,20 @@ Result<ImageInfo> Engine::Probe(std::span<const std::byte> input) const {
   }
 }
 
+void Engine::ShareCores() const {
+  if (options_.share_cores <= 0) return;
+  // vips_concurrency_set is process-wide: the last job to start a pipeline sets it for the
+  // next one, which is what dividing the cores among the jobs of the moment needs.
+  vips_concurrency_set(std::max(1, options_.share_cores / std::max(1, running_.load())));
+}
+
 Result<ThumbnailResult> Engine::Thumbnail(std::span<const std::byte> input,
                                           const Recipe& recipe) const {
+  ++running_;
+  struct Leave {
+    std::atomic<int>& running;
+    ~Leave() { --running; }
+  } leave{running_};
   const Limits& limits = options_.limits;
   const auto start = std::chrono::steady_clock::now();
   ThumbnailResult result;
@@ -200,6 +213,7 @@ Result<ThumbnailResult> Engine::Thumbnail(std::span<const std::byte> input,
     for (const Variant& v : recipe.variants) plans.push_back(PlanVariant(upright, v));
 
     DecodedBase base;
+    ShareCores();
     try {
       base = DecodeBase(input, info, LargestScale(upright, plans), frames);
     } catch (const VError& e) {
@@ -210,6 +224,7 @@ Result<ThumbnailResult> Engine::Thumbnail(std::span<const std::byte> input,
     result.decode_ms = MillisSince(start);
 
     const auto encode_start = std::chrono::steady_clock::now();
+    ShareCores();  // jobs may have started or finished during the decode
     try {
       result.renditions = MakeRenditions(base, info, plans, recipe);
     } catch (const VError& e) {

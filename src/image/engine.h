@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <atomic>
 #include <memory>
 #include <span>
 #include <string>
@@ -33,6 +34,11 @@ struct EngineOptions {
   // libvips worker threads per job. 1 suits a pool of job threads (throughput across jobs:
   // no cross-job contention); raise it only when running few, large jobs.
   int vips_concurrency = 1;
+  // When > 0, vips_concurrency is ignored: each job's decode and each of its renditions get
+  // share_cores / (jobs running at that moment) libvips threads, at least 1. A pool of job
+  // threads then uses every core even when only one job is left (the tail of a burst, or a
+  // quiet moment), and a job alone finishes as fast as the engine can make it.
+  int share_cores = 0;
 };
 
 // What the source is, as read from its header.
@@ -87,7 +93,12 @@ class Engine {
 
  private:
   explicit Engine(EngineOptions options);
+  // libvips' thread count for the next pipeline this job starts (share_cores). libvips reads
+  // it once per pipeline, so a running pipeline keeps what it started with.
+  void ShareCores() const;
+
   EngineOptions options_;
+  mutable std::atomic<int> running_{0};  // Thumbnail calls in progress
 };
 
 // Frees libvips' per-thread state. A thread that called Thumbnail or Probe and is about to

@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include <vips/vips.h>
+
 #include "engine_test_support.h"
 #include "fixtures/corpus.h"
 
@@ -145,6 +147,34 @@ TEST_F(DeterminismTest, ErrorMessagesDoNotLeakBetweenThreads) {
     ASSERT_EQ(expected.back().ok, !input.hostile) << input.name << ": " << Summary(expected.back());
   }
   EXPECT_EQ(RunConcurrently(engine(), inputs, recipe, expected, 4, 40), "");
+}
+
+// Jobs sharing the cores (EngineOptions::share_cores, what serve and worker use): a lone job
+// runs with 4 libvips threads, two or four at once with 2 or 1 each. The thread count must
+// never change a byte.
+class SharedCoresTest : public EngineSuite<SharedCoresTest> {
+ public:
+  static EngineOptions Options() {
+    EngineOptions options;
+    options.share_cores = 4;
+    return options;
+  }
+};
+
+TEST_F(SharedCoresTest, ALoneJobGetsEveryCoreAndTheBytesNeverDependOnIt) {
+  const std::vector<Input> inputs = FixtureInputs();
+  const Recipe recipe = MixedRecipe();
+  std::vector<Outcome> expected;
+  for (const Input& input : inputs) {
+    vips_concurrency_set(1);
+    expected.push_back(RunOnce(engine(), input, recipe));
+    ASSERT_EQ(expected.back().ok, !input.hostile) << input.name << ": " << Summary(expected.back());
+    if (!input.hostile) {
+      EXPECT_EQ(vips_concurrency_get(), 4) << input.name << " ran alone";
+    }
+  }
+  EXPECT_EQ(RunConcurrently(engine(), inputs, recipe, expected, 2, 2), "") << "2 jobs at once differ from 1";
+  EXPECT_EQ(RunConcurrently(engine(), inputs, recipe, expected, 4, 2), "") << "4 jobs at once differ from 1";
 }
 
 class DeterminismCorpusTest : public EngineSuite<DeterminismCorpusTest> {};
