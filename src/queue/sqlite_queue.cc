@@ -9,7 +9,7 @@
 //    (sqlite_write_group.cc). One connection for everything because SQLite drops a
 //    connection's whole page cache when another connection wrote since its last
 //    transaction, which alternating connections would do at every transaction.
-//  - checkpoint_db_ belongs to the checkpointer thread (RunCheckpointer), which replaces
+//  - checkpoint_db_ belongs to the checkpointer thread (CheckpointPass), which replaces
 //    SQLite's automatic checkpoint so that no commit waits for one.
 // write_mu_ serialises this object's write transactions (and the checkpointer's RESTART), so
 // threads of one process queue on a mutex instead of in SQLite's sleeping busy handler;
@@ -43,7 +43,7 @@ constexpr uint64_t kMaxBatchBytes = 1 << 20;  // SQS's limit on a SendMessageBat
 // catch-up checkpoint below from copying everything: 64 MiB at 4 KiB pages, four times the
 // threshold at which the catch-up normally makes it start over.
 constexpr int kRestartPages = 16384;
-// The catch-up (RunCheckpointer, CatchUpCheckpoint): unlocked PASSIVE passes go on while
+// The catch-up (CheckpointPass, CatchUpCheckpoint): unlocked PASSIVE passes go on while
 // more than this many WAL pages are left to copy, up to kMaxUnlockedPasses of them, so that
 // the pass a group leader runs with the write lock held copies little.
 constexpr int kCatchUpPages = 256;
@@ -87,8 +87,11 @@ Status SqliteQueue::Init() {
   });
   if (!created.ok()) return created;
   if (options_.durable_sends) THUMBPIPE_RETURN_IF_ERROR(OpenWalForSync());
-  db_.SetWalHook(&SqliteQueue::OnWalCommit, this);
-  checkpointer_ = std::thread([this] { RunCheckpointer(); });
+  checkpointer_ = std::make_unique<sqlite::Checkpointer>(
+      kCheckpointPages, [this] { return CheckpointPass(); }, [this](const Status& error) {
+        LogWarn("queue: checkpoint failed", {{"queue", options_.name}, {"error", error.ToString()}});
+      });
+  db_.SetWalHook(&sqlite::Checkpointer::OnWalCommit, checkpointer_.get());
   return Status::Ok();
 }
 
@@ -115,93 +118,45 @@ Status SqliteQueue::OpenWalForSync() {
 }
 
 SqliteQueue::~SqliteQueue() {
-  if (checkpointer_.joinable()) {
-    {
-      std::scoped_lock lock(checkpoint_mu_);
-      stopping_ = true;
-    }
-    checkpoint_cv_.notify_all();
-    checkpointer_.join();
-  }
+  // Before the connections its pass uses, and with no commit left to call its hook.
+  if (checkpointer_) db_.SetWalHook(nullptr, nullptr);
+  checkpointer_.reset();
   if (wal_fd_ >= 0) ::close(wal_fd_);
 }
 
-int SqliteQueue::OnWalCommit(void* self, sqlite3* /*db*/, const char* /*schema*/, int wal_pages) {
-  auto* queue = static_cast<SqliteQueue*>(self);
-  const int next = queue->next_checkpoint_at_.load(std::memory_order_relaxed);
-  if (wal_pages < kCheckpointPages) {
-    // A WAL smaller than the first threshold after a larger one has started over.
-    if (next != kCheckpointPages) {
-      queue->next_checkpoint_at_.store(kCheckpointPages, std::memory_order_relaxed);
-    }
-    return 0;
-  }
-  if (wal_pages >= next) {
-    bool wake = false;
-    {
-      std::scoped_lock lock(queue->checkpoint_mu_);
-      wake = !std::exchange(queue->checkpoint_wanted_, true);
-    }
-    if (wake) queue->checkpoint_cv_.notify_one();
-  }
-  return 0;  // SQLITE_OK
-}
-
-void SqliteQueue::RunCheckpointer() {
-  std::unique_lock lock(checkpoint_mu_);
-  for (;;) {
-    checkpoint_cv_.wait(lock, [&] { return checkpoint_wanted_ || stopping_; });
-    if (stopping_) return;
-    checkpoint_wanted_ = false;
-    lock.unlock();
-    // PASSIVE copies what no reader still needs without blocking anyone. Any process may
-    // checkpoint: SQLite lets one at a time run and the others' attempts return at once.
-    // Under a steady load it never catches up with the end of the WAL: commits go on while
-    // it copies, and a writer starts the WAL over from its beginning only when everything
-    // in it was copied before its transaction began. The WAL would then keep growing into
-    // new file space (a page-cache folio, its zeroing and an ext4 block per frame, and with
-    // durability full ext4 metadata at each fdatasync) until the RESTART fallback, which
-    // waits for other processes' readers with the write lock held. So after the unlocked
-    // passes the next group leader copies what they left with the write lock held
-    // (CatchUpCheckpoint: never waits for readers), and the commit after it starts the WAL
-    // over. At this threshold that is about where the old RESTART at 4,096 pages did it:
-    // paired runs found no CPU or throughput difference (bench/README.md, "Queue").
-    Result<std::pair<int, int>> done = Status::Ok();
-    {
-      std::scoped_lock db_lock(checkpoint_db_mu_);
+Result<std::pair<int, int>> SqliteQueue::CheckpointPass() {
+  // PASSIVE copies what no reader still needs without blocking anyone. Any process may
+  // checkpoint: SQLite lets one at a time run and the others' attempts return at once.
+  // Under a steady load it never catches up with the end of the WAL: commits go on while
+  // it copies, and a writer starts the WAL over from its beginning only when everything
+  // in it was copied before its transaction began. The WAL would then keep growing into
+  // new file space (a page-cache folio, its zeroing and an ext4 block per frame, and with
+  // durability full ext4 metadata at each fdatasync) until the RESTART fallback, which
+  // waits for other processes' readers with the write lock held. So after the unlocked
+  // passes the next group leader copies what they left with the write lock held
+  // (CatchUpCheckpoint: never waits for readers), and the commit after it starts the WAL
+  // over. At this threshold that is about where the old RESTART at 4,096 pages did it:
+  // paired runs found no CPU or throughput difference (bench/README.md, "Queue").
+  Result<std::pair<int, int>> done = Status::Ok();
+  {
+    std::scoped_lock db_lock(checkpoint_db_mu_);
+    done = checkpoint_db_.Checkpoint(/*restart=*/false);
+    for (int pass = 1; pass < kMaxUnlockedPasses && done.ok() && done->first - done->second > kCatchUpPages;
+         ++pass) {
       done = checkpoint_db_.Checkpoint(/*restart=*/false);
-      for (int pass = 1; pass < kMaxUnlockedPasses && done.ok() &&
-                         done->first - done->second > kCatchUpPages;
-           ++pass) {
-        done = checkpoint_db_.Checkpoint(/*restart=*/false);
-      }
     }
-    if (done.ok() && done->first > 0) catch_up_wanted_.store(true, std::memory_order_relaxed);
-    // Only a WAL that readers (of other processes) kept from being copied for a long time
-    // gets a RESTART, which waits for them (and holds writers) so that it cannot grow
-    // without bound.
-    if (done.ok() && done->second < done->first && done->first >= kRestartPages) {
-      // This object's writers wait on write_mu_ meanwhile, not in SQLite's sleeping busy
-      // handler; other processes' writers wait in theirs.
-      std::scoped_lock write_lock(write_mu_, checkpoint_db_mu_);
-      done = checkpoint_db_.Checkpoint(/*restart=*/true);
-    }
-    // The next checkpoint runs when the WAL has started over and grown to kCheckpointPages
-    // again (OnWalCommit), or, if it did not start over (a reader of another process held
-    // it, or the catch-up has not run yet), once another kCheckpointPages were written:
-    // not after every commit, which would keep this thread copying a few pages at a time.
-    next_checkpoint_at_.store(done.ok() ? std::max(done->first, kCheckpointPages) + kCheckpointPages
-                                        : kCheckpointPages,
-                              std::memory_order_relaxed);
-    if (!done.ok()) {
-      LogWarn("queue: checkpoint failed",
-                 {{"queue", options_.name}, {"error", done.status().ToString()}});
-    }
-    lock.lock();
-    // Commits during the passes asked for another one against the old threshold; the next
-    // commit past the new one asks again.
-    checkpoint_wanted_ = false;
   }
+  if (done.ok() && done->first > 0) catch_up_wanted_.store(true, std::memory_order_relaxed);
+  // Only a WAL that readers (of other processes) kept from being copied for a long time
+  // gets a RESTART, which waits for them (and holds writers) so that it cannot grow
+  // without bound.
+  if (done.ok() && done->second < done->first && done->first >= kRestartPages) {
+    // This object's writers wait on write_mu_ meanwhile, not in SQLite's sleeping busy
+    // handler; other processes' writers wait in theirs.
+    std::scoped_lock write_lock(write_mu_, checkpoint_db_mu_);
+    done = checkpoint_db_.Checkpoint(/*restart=*/true);
+  }
+  return done;
 }
 
 void SqliteQueue::CatchUpCheckpoint() {

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <string>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "queue/queue.h"
+#include "common/sqlite_checkpointer.h"
 #include "common/sqlite_handle.h"
 #include "queue/sqlite_queue.h"
 
@@ -222,13 +224,10 @@ class SqliteQueue final : public Queue {
   Db db_;
 
   // Checkpoints run on their own thread and connection (checkpoint_db_), never in a
-  // committing thread: SQLite's automatic checkpoint would make the send or receive that
-  // happens to cross the threshold wait for the database file's fsync. The commit hook
-  // (OnWalCommit) wakes the thread when the WAL has grown past kCheckpointPages.
-  static int OnWalCommit(void* self, sqlite3* db, const char* schema, int wal_pages);
-  void RunCheckpointer();
+  // committing thread (common/sqlite_checkpointer.h); CheckpointPass is what that thread runs.
+  Result<std::pair<int, int>> CheckpointPass();
   // Copies what the checkpointer's passes left, so that the next commit starts the WAL over
-  // (RunCheckpointer says why). Runs PASSIVE, which copies what no reader needs and, with
+  // (CheckpointPass says why). Runs PASSIVE, which copies what no reader needs and, with
   // no other writer able to commit meanwhile, leaves the whole WAL copied.
   // REQUIRES: write_mu_ held, so that no commit of this object follows the checkpointer's
   // passes before it.
@@ -236,21 +235,16 @@ class SqliteQueue final : public Queue {
   std::atomic<bool> catch_up_wanted_{false};  // set by the checkpointer after its passes
   std::mutex checkpoint_db_mu_;  // protects checkpoint_db_
   Db checkpoint_db_;
-  std::mutex checkpoint_mu_;
-  std::condition_variable checkpoint_cv_;
   // 16 MiB of WAL, four times SQLite's default: a checkpoint copies each page once however
   // often it changed since the last one, and the queue rewrites the same few pages (the
   // counters, the edges of the indexes) at every commit, so rarer checkpoints copy less per
-  // message. The WAL starts over after each checkpoint (the catch-up pass, RunCheckpointer),
+  // message. The WAL starts over after each checkpoint (the catch-up pass, CheckpointPass),
   // so this also sets how large its file grows. 1,000 pages was tried: no cheaper per
   // message on a quiet machine, and the catch-up's pause (it waits for two fsyncs with the
   // write lock held) four times as often raised the send-to-receive p99 at 200 msg/s from
   // 0.65-0.67 ms to 1.87-2.07 ms, past issue 3's 2 ms (bench/README.md, "Queue").
   static constexpr int kCheckpointPages = 4000;
-  std::atomic<int> next_checkpoint_at_{kCheckpointPages};  // WAL pages that wake the checkpointer
-  bool checkpoint_wanted_ = false;  // protected by checkpoint_mu_
-  bool stopping_ = false;           // protected by checkpoint_mu_
-  std::thread checkpointer_;
+  std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // from Init; reset first in the destructor
 
   std::mutex notify_mu_;
   std::condition_variable notify_cv_;

@@ -111,58 +111,27 @@ Status LocalStore::Init() {
       !done.ok()) {
     return done;
   }
-  next_checkpoint_at_ = kCheckpointPages;
-  write_db_.SetWalHook(&LocalStore::OnWalCommit, this);
-  checkpointer_ = std::thread([this] { RunCheckpointer(); });
+  checkpointer_ = std::make_unique<sqlite::Checkpointer>(
+      kCheckpointPages, [this] { return CheckpointPass(); }, [this](const Status& error) {
+        LogWarn("store: checkpoint failed", {{"dir", options_.dir.string()}, {"error", error.ToString()}});
+      });
+  write_db_.SetWalHook(&sqlite::Checkpointer::OnWalCommit, checkpointer_.get());
   return Status::Ok();
 }
 
 LocalStore::~LocalStore() {
-  if (checkpointer_.joinable()) {
-    {
-      std::scoped_lock lock(checkpoint_mu_);
-      stopping_ = true;
-    }
-    checkpoint_cv_.notify_all();
-    checkpointer_.join();
-  }
+  // Before the connections its pass uses, and with no commit left to call its hook.
+  if (checkpointer_) write_db_.SetWalHook(nullptr, nullptr);
+  checkpointer_.reset();
 }
 
-int LocalStore::OnWalCommit(void* self, sqlite3* /*db*/, const char* /*schema*/, int wal_pages) {
-  auto* store = static_cast<LocalStore*>(self);
-  if (wal_pages >= store->next_checkpoint_at_.load(std::memory_order_relaxed)) {
-    bool wake = false;
-    {
-      std::scoped_lock lock(store->checkpoint_mu_);
-      wake = !std::exchange(store->checkpoint_wanted_, true);
-    }
-    if (wake) store->checkpoint_cv_.notify_one();
-  }
-  return 0;  // SQLITE_OK
-}
-
-void LocalStore::RunCheckpointer() {
-  std::unique_lock lock(checkpoint_mu_);
-  for (;;) {
-    checkpoint_cv_.wait(lock, [&] { return checkpoint_wanted_ || stopping_; });
-    if (stopping_) return;
-    checkpoint_wanted_ = false;
-    lock.unlock();
-    // PASSIVE never blocks a writer or reader; the next writer starts the WAL over once all
-    // of it is in the database file. Only a WAL that readers kept from starting over gets a
-    // RESTART, which waits for them (briefly holding writers) so it cannot grow unbounded.
-    Result<std::pair<int, int>> done = checkpoint_db_.Checkpoint(/*restart=*/false);
-    if (done.ok() && done->first >= kRestartPages) done = checkpoint_db_.Checkpoint(/*restart=*/true);
-    // Under a steady stream of commits a PASSIVE checkpoint rarely reaches the end of the
-    // WAL; the next one runs after another kCheckpointPages, not after every commit.
-    next_checkpoint_at_.store(done.ok() && done->second < done->first ? done->first + kCheckpointPages
-                                                                      : kCheckpointPages,
-                              std::memory_order_relaxed);
-    if (!done.ok()) {
-      LogWarn("store: checkpoint failed", {{"dir", options_.dir.string()}, {"error", done.status().ToString()}});
-    }
-    lock.lock();
-  }
+Result<std::pair<int, int>> LocalStore::CheckpointPass() {
+  // PASSIVE never blocks a writer or reader; the next writer starts the WAL over once all
+  // of it is in the database file. Only a WAL that readers kept from starting over gets a
+  // RESTART, which waits for them (briefly holding writers) so it cannot grow unbounded.
+  Result<std::pair<int, int>> done = checkpoint_db_.Checkpoint(/*restart=*/false);
+  if (done.ok() && done->first >= kRestartPages) done = checkpoint_db_.Checkpoint(/*restart=*/true);
+  return done;
 }
 
 Status LocalStore::SweepLeftovers() {

@@ -17,6 +17,7 @@
 #include "store/blob_files.h"
 #include "store/local_store.h"
 #include "store/md5.h"
+#include "common/sqlite_checkpointer.h"
 #include "common/sqlite_handle.h"
 
 namespace thumbpipe::store::internal {
@@ -257,18 +258,11 @@ class LocalStore final : public ObjectStore {
 
   std::atomic<int64_t> list_rows_read_{0};
 
-  // Checkpoints run on their own thread and connection, never in a committing thread:
-  // SQLite's automatic checkpoint would make the group that crosses the threshold wait for
-  // the database file's fsyncs, stalling every writer in it (queue/ does the same).
-  static int OnWalCommit(void* self, sqlite3* db, const char* schema, int wal_pages);
-  void RunCheckpointer();
+  // Checkpoints run on their own thread and connection, never in a committing thread
+  // (common/sqlite_checkpointer.h). CheckpointPass is what that thread runs.
+  Result<std::pair<int, int>> CheckpointPass();
   Db checkpoint_db_;
-  std::mutex checkpoint_mu_;
-  std::condition_variable checkpoint_cv_;
-  std::atomic<int> next_checkpoint_at_;  // WAL pages that wake the checkpointer
-  bool checkpoint_wanted_ = false;       // protected by checkpoint_mu_
-  bool stopping_ = false;                // protected by checkpoint_mu_
-  std::thread checkpointer_;
+  std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // from Init; reset first in the destructor
 
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<Db>> idle_readers_;  // protected by readers_mu_
