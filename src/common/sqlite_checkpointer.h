@@ -4,9 +4,9 @@
 // Used by the queue (queue/sqlite_queue.cc) and the store's index (store/local_store.cc),
 // each with a pass of its own (how to copy: PASSIVE, when to RESTART, under which locks).
 //
-// The owner turns SQLite's automatic checkpoint off, sets OnWalCommit as the wal hook of its
-// writing connection with this object as the argument, and destroys this object before the
-// connections its pass uses.
+// The owner sets OnWalCommit as the wal hook of its writing connection, with this object as
+// the argument (a wal hook replaces SQLite's automatic checkpoint), and destroys this object
+// before the connections its pass uses, after clearing the hook.
 #pragma once
 
 #include <atomic>
