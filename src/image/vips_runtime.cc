@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "common/logging.h"
+#include "image/orc_guard.h"
 
 namespace thumbpipe::image {
 namespace {
@@ -34,6 +35,12 @@ Status InitVipsRuntime(const Limits& limits, int concurrency) {
                       RouteVipsLog, nullptr);
   });
   if (!started) return Status::Internal("libvips failed to start");
+  static const bool guarded = [] {
+    const bool active = OrcGuardActive();
+    if (!active) LogWarn("libvips: liborc's functions not found; vector code compiles unguarded");
+    return active;
+  }();
+  (void)guarded;
 
   vips_cache_set_max(0);
   vips_cache_set_max_mem(0);

@@ -16,6 +16,7 @@
 
 #include "engine_test_support.h"
 #include "fixtures/corpus.h"
+#include "image/orc_guard.h"
 
 namespace thumbpipe::image::test {
 namespace {
@@ -175,6 +176,15 @@ TEST_F(SharedCoresTest, ALoneJobGetsEveryCoreAndTheBytesNeverDependOnIt) {
   }
   EXPECT_EQ(RunConcurrently(engine(), inputs, recipe, expected, 2, 2), "") << "2 jobs at once differ from 1";
   EXPECT_EQ(RunConcurrently(engine(), inputs, recipe, expected, 4, 2), "") << "4 jobs at once differ from 1";
+}
+
+// liborc compiles under one lock (image/orc_guard.h): libvips' calls must reach the guard.
+TEST_F(SharedCoresTest, VectorCodeIsCompiledThroughTheGuard) {
+  ASSERT_TRUE(OrcGuardActive());
+  const unsigned long before = OrcGuardedCompiles();
+  const Input photo{"photo_jpeg", Jpeg(PhotoLike(480, 320))};
+  ASSERT_TRUE(RunOnce(engine(), photo, MixedRecipe()).ok);
+  EXPECT_GT(OrcGuardedCompiles(), before) << "a resize compiled vector code without the guard";
 }
 
 class DeterminismCorpusTest : public EngineSuite<DeterminismCorpusTest> {};
