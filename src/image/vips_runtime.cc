@@ -33,14 +33,10 @@ Status InitVipsRuntime(const Limits& limits, int concurrency) {
     g_log_set_handler("VIPS", static_cast<GLogLevelFlags>(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE |
                                                           G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG),
                       RouteVipsLog, nullptr);
+    // Also keeps image/orc_guard.cc in every binary that starts libvips.
+    if (!OrcGuardActive()) LogWarn("libvips: liborc not found; operations run without vector code");
   });
   if (!started) return Status::Internal("libvips failed to start");
-  static const bool guarded = [] {
-    const bool active = OrcGuardActive();
-    if (!active) LogWarn("libvips: liborc's functions not found; vector code compiles unguarded");
-    return active;
-  }();
-  (void)guarded;
 
   vips_cache_set_max(0);
   vips_cache_set_max_mem(0);
