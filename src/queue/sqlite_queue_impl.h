@@ -189,6 +189,7 @@ class SqliteQueue final : public Queue {
     Status status = Status::Ok();
     bool taken = false;  // a leader has it in its group; protected by group_mu_
     bool done = false;   // status is final; protected by group_mu_
+    std::condition_variable wake{};  // taken, done, or its turn to lead; with group_mu_
   };
   // Returns once the WAL is on disk up to commit number `commit_seq` (fdatasync of wal_fd_,
   // shared between concurrent callers). For durable sends; call with no other lock held.
@@ -206,7 +207,6 @@ class SqliteQueue final : public Queue {
   // Returns how many messages it sent (to wake as many long polls).
   int64_t CommitGroup(std::span<WriteRequest* const> group);
   std::mutex group_mu_;
-  std::condition_variable group_cv_;
   // Before a durable group: lets concurrent senders join it (see the .cc).
   // REQUIRES: `lock` holds group_mu_.
   void WaitForCompany(std::unique_lock<std::mutex>& lock);

@@ -47,7 +47,7 @@ Status SqliteQueue::GroupWrite(const std::function<Status()>& body, bool durable
     // A request that a leader took waits for its outcome even when no leader is active:
     // its group may be waiting for the WAL's fsync while the next group commits.
     if (leader_active_ || request.taken) {
-      group_cv_.wait(lock);
+      request.wake.wait(lock);
       continue;
     }
     leader_active_ = true;
@@ -73,7 +73,10 @@ Status SqliteQueue::GroupWrite(const std::function<Status()>& body, bool durable
     // this one waits for the disk.
     lock.lock();
     leader_active_ = false;
-    group_cv_.notify_all();
+    // The next leader: whoever arrived first meanwhile (pending_ holds only requests no
+    // leader took). Waking only that one, and below only this group's members, spares the
+    // other waiting threads a wake-up and a fight for group_mu_ at every commit.
+    if (!pending_.empty()) pending_.front()->wake.notify_one();
     lock.unlock();
     bool needs_sync = false;
     for (const WriteRequest* r : group) needs_sync = needs_sync || (r->durable && r->status.ok());
@@ -85,8 +88,10 @@ Status SqliteQueue::GroupWrite(const std::function<Status()>& body, bool durable
     }
     if (sent > 0) Notify(sent);
     lock.lock();
-    for (WriteRequest* r : group) r->done = true;
-    group_cv_.notify_all();
+    for (WriteRequest* r : group) {
+      r->done = true;
+      r->wake.notify_one();  // under group_mu_: the request lives until its thread sees done
+    }
   }
   return request.status;
 }

@@ -178,7 +178,7 @@ Status LocalStore::Write(const std::function<Status(WriteTxn&)>& apply) {
   if (gathering_ && pending_.size() >= recent_writers_) gather_cv_.notify_one();
   while (!request.done) {
     if (leader_active_) {
-      group_cv_.wait(lock);
+      request.wake.wait(lock);
       continue;
     }
     leader_active_ = true;
@@ -200,9 +200,14 @@ Status LocalStore::Write(const std::function<Status(WriteTxn&)>& apply) {
     lock.unlock();
     (void)CommitGroup(group);  // each request carries its own status
     lock.lock();
-    for (WriteRequest* r : group) r->done = true;
+    for (WriteRequest* r : group) {
+      r->done = true;
+      r->wake.notify_one();  // under group_mu_: the request lives until its thread sees done
+    }
     leader_active_ = false;
-    group_cv_.notify_all();
+    // The next leader: whoever queued first meanwhile. Waking only that one and the group's
+    // own writers spares every other waiting request handler a wake-up per commit.
+    if (!pending_.empty()) pending_.front()->wake.notify_one();
   }
   lock.unlock();
   // Unlinked by each writer itself, after the leader has let the group go.

@@ -234,7 +234,8 @@ class LocalStore final : public ObjectStore {
     Status status;
     std::vector<std::string> files_to_remove;
     bool emitted = false;
-    bool done = false;
+    bool done = false;                // protected by group_mu_
+    std::condition_variable wake{};   // done, or its turn to lead; with group_mu_
   };
   Status CommitGroup(const std::vector<WriteRequest*>& group);
 
@@ -245,7 +246,6 @@ class LocalStore final : public ObjectStore {
   // Group commit. write_db_ is used only by the current leader (leader_active_).
   Db write_db_;
   std::mutex group_mu_;
-  std::condition_variable group_cv_;
   std::vector<WriteRequest*> pending_;  // protected by group_mu_
   bool leader_active_ = false;          // protected by group_mu_
   // The leader waiting for company (gather_cv_), and how much it waits for.
