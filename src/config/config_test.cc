@@ -94,6 +94,7 @@ max_input_bytes = 1048576
 max_input_pixels = 4000000
 max_frames = 10
 max_interlaced_pixels = 1000000
+max_processing_time = "45s"
 allowed_formats = ["jpeg", "png"]
 enable_svg = true
 enable_pdf = true
@@ -177,6 +178,7 @@ TEST(ConfigDefaultsTest, NoFileGivesTheDesignDefaults) {
   EXPECT_EQ(c.limits.max_input_pixels, 100'000'000u);
   EXPECT_EQ(c.limits.max_frames, 100);
   EXPECT_EQ(c.limits.max_interlaced_pixels, 30'000'000u);
+  EXPECT_EQ(c.limits.max_processing_time, 2min);
   using image::InputFormat;
   EXPECT_THAT(
       c.limits.allowed_formats,
@@ -255,6 +257,7 @@ TEST(ConfigFileTest, FullExampleSetsEveryKey) {
   EXPECT_EQ(c.worker.heartbeat, 1min);
   EXPECT_EQ(HeartbeatInterval(c), 1min);
   EXPECT_EQ(c.worker.job_nice, 0);
+  EXPECT_EQ(c.limits.max_processing_time, 45s);
   using image::InputFormat;
   EXPECT_THAT(c.limits.allowed_formats, ElementsAre(InputFormat::kJpeg, InputFormat::kPng,
                                                     InputFormat::kSvg, InputFormat::kPdf));

@@ -309,6 +309,7 @@ const KeySpec<Config> kConfigKeys[] = {
     C<&Config::limits, &Limits::max_frames>("limits", "max_frames", {1, 10'000}),
     C<&Config::limits, &Limits::max_interlaced_pixels>("limits", "max_interlaced_pixels",
                                                        AtLeast(1)),
+    C<&Config::limits, &Limits::max_processing_time>("limits", "max_processing_time", Between(1s, 1h)),
     C<&Config::limits, &Limits::allowed_formats>("limits", "allowed_formats", {},
                                                  CheckListNotEmpty),
     EnableFormatKey<InputFormat::kSvg>("enable_svg"),

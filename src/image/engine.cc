@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "common/logging.h"
+#include "image/deadline.h"
 #include "image/encode.h"
 #include "image/geometry.h"
 #include "image/pipeline_steps.h"
@@ -159,7 +160,7 @@ Engine::~Engine() = default;
 Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options) {
   const Limits& l = options.limits;
   if (l.max_input_bytes == 0 || l.max_input_pixels == 0 || l.max_frames < 1 ||
-      l.max_interlaced_pixels == 0) {
+      l.max_interlaced_pixels == 0 || l.max_processing_time <= Duration{0}) {
     return Status::InvalidArgument("image limits must all be positive");
   }
   if (options.vips_concurrency < 0 || options.share_cores < 0) {
@@ -195,6 +196,13 @@ Result<ThumbnailResult> Engine::Thumbnail(std::span<const std::byte> input,
   } leave{running_};
   const Limits& limits = options_.limits;
   const auto start = std::chrono::steady_clock::now();
+  const Deadline deadline = start + limits.max_processing_time;
+  // libvips stopped the job at the deadline (a VError like any other): say so.
+  auto over_budget = [&](std::string_view step) {
+    return Status::TooLarge("processing took longer than limits.max_processing_time = " +
+                            FormatDuration(limits.max_processing_time) + "; stopped during " +
+                            std::string(step));
+  };
   ThumbnailResult result;
   try {
     THUMBPIPE_ASSIGN_OR_RETURN(result.info, ReadHeader(input, limits));
@@ -215,9 +223,10 @@ Result<ThumbnailResult> Engine::Thumbnail(std::span<const std::byte> input,
     DecodedBase base;
     ShareCores();
     try {
-      base = DecodeBase(input, info, LargestScale(upright, plans), frames);
+      base = DecodeBase(input, info, LargestScale(upright, plans), frames, deadline);
     } catch (const VError& e) {
       LogVipsError("decode", e);
+      if (Passed(deadline)) return over_budget("the decode");
       return Status::Corrupt(std::string(InputFormatName(info.format)) +
                              " data could not be decoded (damaged or truncated)");
     }
@@ -229,6 +238,7 @@ Result<ThumbnailResult> Engine::Thumbnail(std::span<const std::byte> input,
       result.renditions = MakeRenditions(base, info, plans, recipe);
     } catch (const VError& e) {
       LogVipsError("encode", e);
+      if (Passed(deadline)) return over_budget("the renditions");
       return Status::Internal("making the renditions failed in libvips");
     }
     result.encode_ms = MillisSince(encode_start);

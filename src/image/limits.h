@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/duration.h"
 #include "common/result.h"
 
 namespace thumbpipe::image {
@@ -22,6 +23,11 @@ struct Limits {
   // whole image (for JPEG, every DCT coefficient) in memory. Above this many pixels such
   // inputs are refused as kTooLarge instead of risking the process's memory.
   uint64_t max_interlaced_pixels = 30'000'000;
+  // Wall time one Thumbnail call may take; past it libvips stops between tiles and the input
+  // is refused as kTooLarge (a permanent failure: an input that costs this much is hostile or
+  // far outside what the limits above mean to allow). About 300x what a 24 MP photo takes on
+  // one core here, so a loaded machine does not trip it.
+  Duration max_processing_time = std::chrono::minutes(2);
   // Formats accepted. svg and pdf are also untrusted libvips loaders: listing them here
   // unblocks their loaders.
   std::vector<InputFormat> allowed_formats = {InputFormat::kJpeg, InputFormat::kPng,

@@ -128,11 +128,13 @@ bool WantsAnimation(const Variant& v, const ImageInfo& info) {
 }
 
 DecodedBase DecodeBase(std::span<const std::byte> input, const ImageInfo& info, double scale,
-                       int frames) {
+                       int frames, Deadline deadline) {
   DecodedBase base;
   base.frames = frames;
+  base.deadline = deadline;
   VImage image = VImage::new_from_buffer(input.data(), input.size(), "",
                                          DecodeOptions(info, scale, frames));
+  WatchDeadline(image, deadline);
   base.format = image.format();
   // For formats without shrink-on-load (PNG, TIFF, GIF, HEIF...) a streaming box shrink
   // keeps the in-memory base small; animations are kept whole so frames stay aligned.
@@ -153,6 +155,7 @@ DecodedBase DecodeBase(std::span<const std::byte> input, const ImageInfo& info, 
   // Only rendering metadata stays, so no EXIF, XMP or ICC can reach an output, and no blob
   // left pointing into freed decoder memory can be read by a saver.
   KeepOnlyRenderingMetadata(base.image);
+  WatchDeadline(base.image, deadline);  // a memory copy is watched by nothing upstream
   return base;
 }
 
@@ -213,6 +216,7 @@ std::vector<Rendition> MakeRenditions(const DecodedBase& base, const ImageInfo& 
       });
       if (useful_later) {
         resized = resized.copy_memory();
+        WatchDeadline(resized, base.deadline);
         made.push_back({resized});
       }
       out = FinishFrame(resized, plan, v, r.format, false);

@@ -9,6 +9,7 @@
 
 #include <vips/vips8>
 
+#include "image/deadline.h"
 #include "image/engine.h"
 #include "image/geometry.h"
 
@@ -21,6 +22,7 @@ struct DecodedBase {
   bool srgb = false;        // already converted to 8-bit sRGB (else each chain converts once)
   std::string icc;          // our copy of the embedded ICC profile, while not yet converted
   int frames = 1;
+  Deadline deadline;        // the job's: images made from the base are watched against it
 };
 
 // Loader options for every load of untrusted input: refuse truncated or damaged data
@@ -29,9 +31,11 @@ vips::VOption* SafeLoadOptions();
 
 // Decodes once, with shrink-on-load (and a streaming box shrink for formats without it) down
 // to what the largest variant needs (`scale` of the stored size), and keeps only rendering
-// metadata. Colour conversion is left to the variants unless the input is animated.
+// metadata. Colour conversion is left to the variants unless the input is animated. The decode,
+// and every computation MakeRenditions makes from the base, stop once `deadline` has passed
+// (a VError).
 DecodedBase DecodeBase(std::span<const std::byte> input, const ImageInfo& info, double scale,
-                       int frames);
+                       int frames, Deadline deadline);
 
 // Makes every variant, largest first, each one from the smallest already-made image that is
 // still at least twice its size (a cascade: the 512 px variant is resized from the 1024 px one,
