@@ -15,7 +15,8 @@ namespace thumbpipe::image {
 //    decoded images in memory;
 //  - `concurrency` worker threads per image pipeline (0 = libvips' default, one per core);
 //  - every untrusted loader is blocked, then only svg/pdf are unblocked, and only when
-//    `limits` allows them. Blocking is global: the last call wins.
+//    `limits` allows them. Blocking is global: the last call wins. This holds even for
+//    bytes handed to libvips without the engine's sniffer (UntrustedLoaderTest).
 Status InitVipsRuntime(const Limits& limits, int concurrency);
 
 // The libvips loader class (e.g. "VipsForeignLoadJpegBuffer") expected for an input format.

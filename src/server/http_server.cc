@@ -134,6 +134,20 @@ std::optional<std::string> FramingProblem(const http::request_parser<http::buffe
   return std::nullopt;
 }
 
+// True when `header_bytes` (whole lines of a request header, as Beast's parser took them)
+// hold an obs-fold: a line end followed by a space or a tab. Beast unfolds such a field into
+// one value, which RFC 9112 5.2 allows, but a proxy in front may read the fold line as its own
+// field or drop it (`Transfer-Encoding:` + fold + `chunked`), so the two would frame the
+// request differently; RFC 9112 also allows refusing it with a 400, which we do. Bare LF and
+// bare CR line ends need no check here: Beast already refuses them (bad_line_ending, bad_value).
+bool HasObsFold(std::string_view header_bytes) {
+  for (size_t i = header_bytes.find('\n'); i != std::string_view::npos && i + 1 < header_bytes.size();
+       i = header_bytes.find('\n', i + 1)) {
+    if (header_bytes[i + 1] == ' ' || header_bytes[i + 1] == '\t') return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 class HttpServer::Impl {
@@ -205,6 +219,13 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
 
  private:
   net::awaitable<bool> WaitForRequest();
+  // How reading a request header ended: ec as from http::async_read_header (clear when the
+  // header is complete), or obs_fold when a field was folded (the header is then incomplete).
+  struct HeaderRead {
+    beast::error_code ec;
+    bool obs_fold = false;
+  };
+  net::awaitable<HeaderRead> ReadHeader(http::request_parser<http::buffer_body>& parser);
   // How reading a body ended: every byte passed to the exchange (kComplete: End is still to
   // run; kEnded: it ran with the last chunk), an answer before the end (the exchange's early
   // response or a failure; the connection then closes), or a client that went away (nothing
@@ -306,8 +327,12 @@ net::awaitable<void> HttpServer::Impl::Connection::Run(std::shared_ptr<Connectio
     parser.header_limit(static_cast<std::uint32_t>(std::min<uint64_t>(opt.max_header_bytes, UINT32_MAX)));
     parser.body_limit(raw_body_limit);
     stream_.expires_after(opt.header_timeout);
-    auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser, kNoThrow);
-    (void)n;
+    const HeaderRead header = co_await ReadHeader(parser);
+    const beast::error_code ec = header.ec;
+    if (header.obs_fold) {
+      co_await Write(handler.Failure(HttpFailure::kBadRequest, "folded header line (obs-fold)"), false);
+      break;
+    }
     if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
       co_await Write(handler.Failure(HttpFailure::kHeaderTooLarge, ec.message()), false);
       break;
@@ -404,6 +429,39 @@ net::awaitable<void> HttpServer::Impl::Connection::Run(std::shared_ptr<Connectio
   stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
   stream_.close();
   server_.Unregister(this);
+}
+
+// Does what http::async_read_header does (under the deadline the caller set), and looks at the
+// raw bytes as the parser takes them. Beast's parser takes the start line and then each field
+// whole, a field together with its fold lines, so a fold always lies inside the bytes of one put.
+net::awaitable<HttpServer::Impl::Connection::HeaderRead> HttpServer::Impl::Connection::ReadHeader(
+    http::request_parser<http::buffer_body>& parser) {
+  HeaderRead read;
+  for (;;) {
+    if (buffer_.size() > 0) {
+      const net::const_buffer data = buffer_.data();
+      const size_t used = parser.put(data, read.ec);
+      read.obs_fold = HasObsFold({static_cast<const char*>(data.data()), used});
+      buffer_.consume(used);
+      if (read.obs_fold) {
+        read.ec = {};
+        co_return read;
+      }
+      if (parser.is_header_done() || read.ec != http::error::need_more) co_return read;
+      read.ec = {};
+    }
+    if (buffer_.size() >= buffer_.max_size()) {
+      read.ec = http::error::buffer_overflow;
+      co_return read;
+    }
+    auto [ec, n] = co_await stream_.async_read_some(
+        buffer_.prepare(std::min(kFirstReadBytes, buffer_.max_size() - buffer_.size())), kNoThrow);
+    if (ec) {
+      read.ec = ec;  // the header timeout, a close by the client, or Stop()
+      co_return read;
+    }
+    buffer_.commit(n);
+  }
 }
 
 // "100 Continue"; false when the client is gone.

@@ -13,8 +13,9 @@
 // idle_timeout between requests, or takes longer than header_timeout for a header (from its
 // first byte) or body_timeout for a body, is cut off; connections beyond max_connections get
 // 503 SlowDown and are closed. Ambiguous framing (Content-Length with Transfer-Encoding,
-// repeated or listed Content-Length, a transfer coding other than chunked, no or several Host
-// headers) -> 400 and close, so a smuggled second request is never run.
+// repeated, listed or non-decimal Content-Length, a transfer coding other than chunked, no or
+// several Host headers, obs-fold, bare LF/CR line ends, a chunk size that overflows) -> 400
+// and close, so a smuggled second request is never run.
 //
 // Response bodies: a body that lies in a file (BodySource::File) goes with sendfile(2) from the
 // file to the non-blocking socket, never through user space; any other body is read through

@@ -77,6 +77,10 @@ void AddObjectHeaders(const store::ObjectInfo& info, HttpResponse* r) {
   r->Set("ETag", QuotedEtag(info.etag));
   r->Set("Last-Modified", HttpDate(info.last_modified));
   r->Set("Accept-Ranges", "bytes");
+  // The Content-Type is the uploader's (S3 semantics), and an upload can be a JPEG that also
+  // reads as HTML: nosniff keeps a browser to the stated type, so it never guesses "HTML" and
+  // runs a script from our origin.
+  r->Set("X-Content-Type-Options", "nosniff");
   if (!info.cache_control.empty()) r->Set("Cache-Control", info.cache_control);
   if (!info.content_disposition.empty()) r->Set("Content-Disposition", info.content_disposition);
   if (!info.content_encoding.empty()) r->Set("Content-Encoding", info.content_encoding);

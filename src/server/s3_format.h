@@ -25,7 +25,8 @@ std::string_view UnquoteEtag(std::string_view etag);
 
 // PutOptions from the request's standard headers and x-amz-meta-*.
 store::PutOptions PutOptionsFromHeaders(const HttpRequestHead& head);
-// Content-Type, ETag, Last-Modified, Cache-Control..., x-amz-meta-* of an object.
+// Content-Type, ETag, Last-Modified, Cache-Control..., x-amz-meta-* of an object, and
+// X-Content-Type-Options: nosniff (the stored Content-Type is the uploader's).
 void AddObjectHeaders(const store::ObjectInfo& info, HttpResponse* response);
 
 }  // namespace thumbpipe::server

@@ -1,12 +1,20 @@
 // Hostile input: every corrupt, truncated, oversized and unsupported input ends with the
 // right permanent Status code, no rendition, and a message that names the reason (and the
-// limit, for kTooLarge) without text from libvips' process-wide error buffer.
+// limit, for kTooLarge) without text from libvips' process-wide error buffer. Behind the
+// engine's own format check, libvips itself refuses its untrusted loaders (PPM, FITS, SVG,
+// Radiance, JPEG 2000, CSV) once an Engine exists.
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iostream>
+#include <random>
 #include <string>
 #include <vector>
+
+#include <vips/vips8>
 
 #include "engine_test_support.h"
 
@@ -313,6 +321,121 @@ TEST_F(AllowListTest, SvgIsAcceptedOnlyWhenAllowed) {
   auto refused_fresh = RunEngine(**fresh, svg, OneVariant(v));
   ASSERT_FALSE(refused_fresh.ok()) << "a new default Engine accepted SVG";
   EXPECT_EQ(StatusCodeName(refused_fresh.status().code()), "unsupported");
+}
+
+// ---- libvips' own block on its untrusted loaders (vips_runtime.cc, vips_block_untrusted_set).
+// Every test above stops at the engine's sniffer before libvips sees a byte; these call
+// libvips directly, so they show that the second line of defence holds on its own (a bug in
+// the sniffer, or a path that hands bytes to libvips without it, still reaches no untrusted
+// loader).
+
+// How the bytes reach libvips: each loader has only some of these entry points in 8.14
+// (ppmload has no buffer loader, so a buffer would fail whatever the block). kNamedSource
+// calls the loader by name, as code that skips format detection would; csvload has no
+// detection at all, so that is the only way to reach it.
+enum class Via { kBuffer, kSource, kFile, kNamedSource };
+
+struct UntrustedCase {
+  const char* name;
+  const char* loader;  // the libvips operation that would read it
+  Via via;
+  std::function<std::string()> make;
+};
+
+// The libvips savers that make two of these are trusted operations: they work under the block.
+std::vector<UntrustedCase> UntrustedCases() {
+  return {
+      {"ppm", "ppmload_source", Via::kSource, [] { return Ppm(16, 16); }},
+      {"fits", "fitsload", Via::kFile, [] { return Fits(16, 16); }},
+      {"svg", "svgload_buffer", Via::kBuffer, [] { return Svg(120, 80); }},
+      {"radiance", "radload_buffer", Via::kBuffer,
+       [] { return SavedAs(PhotoLike(16, 16), ".hdr"); }},
+      {"jpeg2000", "jp2kload_buffer", Via::kBuffer,
+       [] { return SavedAs(PhotoLike(16, 16), ".j2k"); }},
+      {"csv", "csvload_source", Via::kNamedSource, [] { return std::string("1 2 3\n4 5 6\n"); }},
+  };
+}
+
+// Decodes `bytes` with libvips directly (no engine, no sniffer), every pixel. OK, or the
+// libvips error text.
+Status VipsDecode(const std::string& bytes, Via via, const char* loader = nullptr) {
+  std::filesystem::path dir;
+  try {
+    vips::VImage image;
+    switch (via) {
+      case Via::kBuffer:
+        image = vips::VImage::new_from_buffer(bytes, "");
+        break;
+      case Via::kSource:
+        image = vips::VImage::new_from_source(vips::VSource::new_from_memory(bytes.data(), bytes.size()), "");
+        break;
+      case Via::kFile: {
+        // cfitsio opens its input by name, so FITS goes through a file (own directory, no
+        // fixed name in /tmp).
+        dir = std::filesystem::temp_directory_path() / ("tp-untrusted-" + std::to_string(std::random_device{}()));
+        std::filesystem::create_directories(dir);
+        const std::filesystem::path file = dir / "input.fits";
+        std::ofstream(file, std::ios::binary) << bytes;
+        image = vips::VImage::new_from_file(file.c_str());
+        break;
+      }
+      case Via::kNamedSource:
+        vips::VImage::call(loader, vips::VImage::option()
+                                       ->set("source", vips::VSource::new_from_memory(bytes.data(), bytes.size()))
+                                       ->set("out", &image));
+        break;
+    }
+    (void)image.avg();  // force the decode, not only the header
+  } catch (const vips::VError& e) {
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+    vips_error_clear();
+    return Status::Unsupported(e.what());
+  }
+  if (!dir.empty()) std::filesystem::remove_all(dir);
+  return Status::Ok();
+}
+
+class UntrustedLoaderTest : public EngineSuite<UntrustedLoaderTest> {};
+
+TEST_F(UntrustedLoaderTest, LibvipsRefusesThemAfterAnEngineIsCreated) {
+  std::vector<std::pair<UntrustedCase, std::string>> cases;  // with their bytes
+  for (const UntrustedCase& c : UntrustedCases()) {
+    if (!HasVipsOperation(c.loader)) {
+      std::cout << "[ SKIPPED  ] " << c.name << ": this libvips has no " << c.loader << "\n";
+      continue;
+    }
+    cases.emplace_back(c, c.make());
+    ASSERT_FALSE(cases.back().second.empty()) << c.name << ": fixture could not be made";
+  }
+  ASSERT_FALSE(cases.empty());
+  // Loader blocking is process-wide and the last Engine made sets it: make a default one now.
+  auto fresh = Engine::Create({});
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  auto expect_refused = [&cases](const char* when) {
+    for (const auto& [c, bytes] : cases) {
+      EXPECT_FALSE(VipsDecode(bytes, c.via, c.loader).ok()) << c.name << " was decoded by libvips " << when;
+    }
+  };
+  expect_refused("after Engine::Create");
+  // Trusted loaders still work, the same ways.
+  EXPECT_TRUE(VipsDecode(Jpeg(PhotoLike(32, 24)), Via::kBuffer).ok());
+  EXPECT_TRUE(VipsDecode(Png(PhotoLike(32, 24)), Via::kBuffer).ok());
+  EXPECT_TRUE(VipsDecode(Png(PhotoLike(32, 24)), Via::kSource).ok());
+
+  // Lifting the block makes the same bytes decode: the refusals above come from the block,
+  // not from a fixture libvips cannot read. A new Engine then puts the block back (also on an
+  // early return, for the tests that run after this one in the same process).
+  struct Reblock {
+    ~Reblock() { (void)Engine::Create({}); }
+  } reblock;
+  vips_block_untrusted_set(FALSE);
+  for (const auto& [c, bytes] : cases) {
+    const Status decoded = VipsDecode(bytes, c.via, c.loader);
+    EXPECT_TRUE(decoded.ok()) << c.name << " fixture does not decode even unblocked: " << decoded.ToString();
+  }
+  auto again = Engine::Create({});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  expect_refused("after a second Engine::Create");
 }
 
 }  // namespace

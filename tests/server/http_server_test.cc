@@ -1,5 +1,6 @@
 // HttpServer over raw sockets, with a small handler: keep-alive, streaming both ways,
-// 100-continue, HEAD, the framing checks (CL+TE, repeated CL, missing Host), the limits
+// 100-continue, HEAD, the framing checks (CL+TE, repeated or non-decimal CL, missing Host,
+// obs-fold, bare LF, chunk-size overflow; a pipelined request behind never runs), the limits
 // (header size, body size, header timeout against a slow client, max connections) and a
 // handler that throws; file bodies sent with sendfile (exact bytes of a range, a client that
 // stops reading cut off by write_timeout without holding a thread or the file).
@@ -114,6 +115,7 @@ class TestExchange final : public Exchange {
 class TestHandler final : public HttpHandler {
  public:
   std::unique_ptr<Exchange> NewExchange(HttpRequestHead head) override {
+    if (head.target == "/second") ++second_requests;
     return std::make_unique<TestExchange>(std::move(head), &file);
   }
   HttpResponse Failure(HttpFailure failure, std::string_view) override {
@@ -132,6 +134,9 @@ class TestHandler final : public HttpHandler {
   }
 
   TestFile file;
+  // Requests for /second that reached the handler: the framing tests pipeline one after a
+  // bad request, and it must never run.
+  std::atomic<int> second_requests{0};
 };
 
 class Socket {
@@ -176,8 +181,10 @@ class Socket {
     }
     return out;
   }
-  // True when the server closed the connection (EOF) before the receive timeout.
+  // True when the server closed the connection (EOF) before the receive timeout, with no
+  // byte after the last response read (not even one that came in the same read as it).
   bool ClosedByPeer() {
+    if (!pending_.empty()) return false;
     char c;
     const ssize_t n = ::recv(fd_, &c, 1, 0);
     return n == 0 || (n < 0 && errno == ECONNRESET);
@@ -391,15 +398,19 @@ struct BadFraming {
   int status;
 };
 
+// Sent after each bad request on the same connection; the handler counts it if it runs.
+constexpr const char* kSecondRequest = "GET /second HTTP/1.1\r\nHost: x\r\n\r\n";
+
 class FramingTest : public HttpServerTest, public ::testing::WithParamInterface<BadFraming> {};
 
 TEST_P(FramingTest, AnswersAndCloses) {
   Start();
   Socket s(port());
   // A pipelined second request must never run.
-  s.Send(std::string(GetParam().request) + "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  s.Send(std::string(GetParam().request) + kSecondRequest);
   EXPECT_EQ(StatusOf(s.ReadResponse()), GetParam().status);
   EXPECT_TRUE(s.ClosedByPeer());
+  EXPECT_EQ(handler_.second_requests.load(), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -412,21 +423,84 @@ INSTANTIATE_TEST_SUITE_P(
         BadFraming{"ClList", "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\nabc", 400},
         BadFraming{"TeGzip", "PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 400},
         BadFraming{"TeNotChunked", "PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
+        // RFC 9112 6.3: chunked that is not the last coding leaves the length unknown.
+        BadFraming{"TeChunkedNotLast", "PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", 400},
         BadFraming{"SignedCl", "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc", 400},
+        // Content-Length is 1*DIGIT (RFC 9110 8.6): a hex form is not a length.
+        BadFraming{"HexCl", "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 0x10\r\n\r\n0123456789abcdef", 400},
         BadFraming{"NoHost", "GET / HTTP/1.1\r\n\r\n", 400},
         BadFraming{"TwoHosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
         BadFraming{"BadChunkSize", "PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n", 400},
-        BadFraming{"SpaceBeforeColon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400}),
+        // 17 hex digits do not fit in 64 bits: the size must not wrap to a small one.
+        BadFraming{"ChunkSizeOverflow", "PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000003\r\nabc\r\n0\r\n\r\n", 400},
+        BadFraming{"SpaceBeforeColon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400},
+        // obs-fold (RFC 9112 5.2): a line that starts with a space or a tab continues the field
+        // before it, which a proxy in front may read differently; refused, not unfolded.
+        BadFraming{"ObsFold", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n", 400},
+        BadFraming{"ObsFoldTab", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tb\r\n\r\n", 400},
+        BadFraming{"ObsFoldTe", "PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n", 400},
+        BadFraming{"ObsFoldHost", "GET / HTTP/1.1\r\nHost:\r\n x\r\n\r\n", 400},
+        BadFraming{"SpaceBeforeFirstField", "GET / HTTP/1.1\r\n Host: x\r\n\r\n", 400},
+        // Bare LF or CR as a line end (RFC 9112 2.2 lets a server accept a bare LF; we do not).
+        BadFraming{"BareLf", "GET / HTTP/1.1\nHost: x\n\n", 400},
+        BadFraming{"BareLfInFields", "GET / HTTP/1.1\r\nHost: x\nX-A: b\r\n\r\n", 400},
+        BadFraming{"BareLfEnd", "GET / HTTP/1.1\r\nHost: x\r\n\n", 400},
+        BadFraming{"BareCr", "GET / HTTP/1.1\r\nHost: x\rX-A: b\r\n\r\n", 400},
+        BadFraming{"BareLfChunk", "PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\n0\n\n", 400}),
     [](const auto& p) { return std::string(p.param.name); });
+
+// A header that arrives a byte at a time is parsed in many pieces: a whole one is served, and
+// a fold is still found when the line end and the space after it come in different reads.
+TEST_F(HttpServerTest, HeaderSentByteByByte) {
+  Start();
+  Socket s(port());
+  for (char c : std::string("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\r\n")) s.Send(std::string_view(&c, 1));
+  EXPECT_TRUE(s.ReadResponse().ends_with("hello"));
+  Socket folded(port());
+  // The parser cannot finish the folded field before the byte after it, so the server answers
+  // only after the last send, and no send meets a closed connection.
+  for (char c : std::string("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n")) folded.Send(std::string_view(&c, 1));
+  folded.Send(std::string("\r\n") + kSecondRequest);
+  EXPECT_EQ(StatusOf(folded.ReadResponse()), 400);
+  EXPECT_TRUE(folded.ClosedByPeer());
+  EXPECT_EQ(handler_.second_requests.load(), 0);
+}
+
+// Content-Length is 1*DIGIT, so a leading zero is still a decimal length (RFC 9110 8.6): "05"
+// frames five bytes, and the pipelined request after them runs.
+TEST_F(HttpServerTest, ContentLengthWithALeadingZeroIsDecimal) {
+  Start();
+  Socket s(port());
+  s.Send(std::string("PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 05\r\n\r\nhello") + kSecondRequest);
+  const std::string r = s.ReadResponse();
+  EXPECT_EQ(StatusOf(r), 200);
+  EXPECT_TRUE(r.ends_with("\r\n\r\n5")) << r;
+  EXPECT_TRUE(s.ReadResponse().ends_with("hello"));
+  EXPECT_EQ(handler_.second_requests.load(), 1);
+}
 
 TEST_F(HttpServerTest, OversizedHeaderGets431) {
   HttpServerOptions o;
   o.max_header_bytes = 2048;
   Start(o);
   Socket s(port());
-  s.Send("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'a') + "\r\n\r\n");
+  s.Send("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'a') + "\r\n\r\n" + kSecondRequest);
   EXPECT_EQ(StatusOf(s.ReadResponse()), 431);
   EXPECT_TRUE(s.ClosedByPeer());
+  EXPECT_EQ(handler_.second_requests.load(), 0);
+}
+
+// A request line alone over max_header_bytes counts against the same limit: 431 and close
+// (Beast does not tell a long line from many fields, so no 414).
+TEST_F(HttpServerTest, OversizedRequestLineGets431) {
+  HttpServerOptions o;
+  o.max_header_bytes = 2048;
+  Start(o);
+  Socket s(port());
+  s.Send("GET /" + std::string(4096, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n" + kSecondRequest);
+  EXPECT_EQ(StatusOf(s.ReadResponse()), 431);
+  EXPECT_TRUE(s.ClosedByPeer());
+  EXPECT_EQ(handler_.second_requests.load(), 0);
 }
 
 TEST_F(HttpServerTest, BodyOverTheLimitIsRefused) {

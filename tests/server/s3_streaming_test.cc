@@ -3,6 +3,7 @@
 // chunks store exactly the payload; a changed byte in a signed chunk, a wrong trailer
 // checksum, or a bad header signature in the unsigned-trailer mode are refused and store
 // nothing. A large ranged GET (a blob file, sent with sendfile) returns exactly its bytes.
+// Responses with object bytes (GET, ranged, presigned, and HEAD) say nosniff.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -113,24 +114,44 @@ class StreamingTest : public ::testing::Test {
 
   bool Exists(const std::string& key) { return store_->Head("bucket", key).ok(); }
 
-  // A signed GET of `key` with a Range header.
-  std::string GetRange(const std::string& key, const std::string& range) {
+  // A signed request for `key` without a body, with `extra` headers.
+  std::string Signed(const std::string& method, const std::string& key, sigv4::Headers extra = {}) {
     sigv4::Request req;
-    req.method = "GET";
+    req.method = method;
     req.path = "/bucket/" + key;
-    req.headers = {{"Host", host_}, {"Range", range}};
+    req.headers = {{"Host", host_}};
+    req.headers.insert(req.headers.end(), extra.begin(), extra.end());
     req.payload_hash = "UNSIGNED-PAYLOAD";
     sigv4::SigningParams params;
     params.time = std::chrono::system_clock::now();
     auto signed_req = sigv4::SignRequest(&req, {kAccess, kSecret, std::nullopt}, params);
     EXPECT_TRUE(signed_req.ok());
-    std::string text = "GET " + req.path + " HTTP/1.1\r\n";
+    std::string text = method + " " + req.path + " HTTP/1.1\r\n";
     for (const auto& h : req.headers) {
       if (h.name == "Authorization" || h.name == "authorization") continue;
       text += h.name + ": " + h.value + "\r\n";
     }
     text += "Authorization: " + signed_req->authorization + "\r\nConnection: close\r\n\r\n";
     return Exchange(server_->port(), text);
+  }
+
+  // A signed GET of `key` with a Range header.
+  std::string GetRange(const std::string& key, const std::string& range) {
+    return Signed("GET", key, {{"Range", range}});
+  }
+
+  // A GET of `key` through a presigned URL (the query carries the signature, as a browser sends it).
+  std::string PresignedGet(const std::string& key) {
+    sigv4::Request req;
+    req.method = "GET";
+    req.path = "/bucket/" + key;
+    req.headers = {{"Host", host_}};
+    sigv4::SigningParams params;
+    params.time = std::chrono::system_clock::now();
+    auto query = sigv4::PresignQuery(req, {kAccess, kSecret, std::nullopt}, params, std::chrono::seconds(300));
+    EXPECT_TRUE(query.ok());
+    return Exchange(server_->port(), "GET " + req.path + "?" + query.value_or("") + " HTTP/1.1\r\nHost: " + host_ +
+                                         "\r\nConnection: close\r\n\r\n");
   }
 
   std::filesystem::path dir_;
@@ -214,6 +235,32 @@ TEST_F(StreamingTest, UnsignedTrailerStillNeedsAValidHeaderSignature) {
                                 });
   EXPECT_TRUE(reply.starts_with("HTTP/1.1 403")) << reply;
   EXPECT_FALSE(Exists("forged"));
+}
+
+// A JPEG whose bytes also read as HTML: every response with object bytes says nosniff, so a
+// browser keeps to the stored Content-Type and never runs the <script> as a page, whether the
+// object is fetched signed, through a presigned URL, or only looked at with HEAD.
+TEST_F(StreamingTest, ObjectResponsesForbidContentSniffing) {
+  const std::string polyglot = std::string("\xFF\xD8\xFF\xE0\0\x10JFIF\0", 11) +
+                               "<html><body><script>alert(document.cookie)</script></body></html>";
+  store::PutOptions options;
+  options.content_type = "image/jpeg";
+  auto writer = store_->BeginPut("bucket", "uploads/cat.jpg", options);
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE((*writer)->Write(polyglot).ok());
+  ASSERT_TRUE((*writer)->Commit().ok());
+  const std::pair<const char*, std::string> replies[] = {
+      {"GET", Signed("GET", "uploads/cat.jpg")},
+      {"HEAD", Signed("HEAD", "uploads/cat.jpg")},
+      {"ranged GET", GetRange("uploads/cat.jpg", "bytes=0-3")},
+      {"presigned GET", PresignedGet("uploads/cat.jpg")},
+  };
+  for (const auto& [what, reply] : replies) {
+    const std::string header = reply.substr(0, reply.find("\r\n\r\n") + 2);
+    EXPECT_TRUE(header.starts_with("HTTP/1.1 200") || header.starts_with("HTTP/1.1 206")) << what << ": " << header;
+    EXPECT_NE(header.find("\r\nX-Content-Type-Options: nosniff\r\n"), std::string::npos) << what << ": " << header;
+    EXPECT_NE(header.find("\r\nContent-Type: image/jpeg\r\n"), std::string::npos) << what << ": " << header;
+  }
 }
 
 }  // namespace
