@@ -1,6 +1,7 @@
 // The worker pipeline against the real pieces: a LocalStore in a temporary directory, the
 // SQLite queue, the libvips engine, and event bodies as the embedded notifier writes them.
-// The one fault injector is FlakyStore, a store wrapper that fails writes on purpose.
+// The one fault injector is FlakyStore, a store wrapper that fails writes on purpose (an
+// outage at BeginPut, or a disk that fills under a writer).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -39,11 +40,35 @@ bool Eventually(F done) {
   return done();
 }
 
-// Forwards to a real store; fails BeginPut while `failures_left` > 0 (a store outage).
+// A disk that fills up under a writer: the first half of the bytes go through to the real
+// writer, then Write fails (or, with `at_commit`, every byte goes through and Commit fails).
+class DiskFullWriter final : public store::ObjectWriter {
+ public:
+  DiskFullWriter(std::unique_ptr<store::ObjectWriter> inner, bool at_commit)
+      : inner_(std::move(inner)), at_commit_(at_commit) {}
+  Status Write(std::string_view chunk) override {
+    if (at_commit_) return inner_->Write(chunk);
+    (void)inner_->Write(chunk.substr(0, chunk.size() / 2));
+    return Status::IOError("injected: No space left on device");
+  }
+  Result<store::ObjectInfo> Commit() override {
+    if (at_commit_) return Status::IOError("injected: No space left on device (fsync)");
+    return inner_->Commit();
+  }
+
+ private:
+  std::unique_ptr<store::ObjectWriter> inner_;
+  bool at_commit_;
+};
+
+// Forwards to a real store; fails BeginPut while `failures_left` > 0 (a store outage). After
+// `puts_before_disk_full` more puts (when >= 0), every writer hits a full disk (DiskFullWriter).
 class FlakyStore final : public store::ObjectStore {
  public:
   explicit FlakyStore(store::ObjectStore& inner) : inner_(inner) {}
   std::atomic<int> failures_left{0};
+  std::atomic<int> puts_before_disk_full{-1};
+  std::atomic<bool> disk_full_at_commit{false};
 
   Status CreateBucket(std::string_view b) override { return inner_.CreateBucket(b); }
   Status DeleteBucket(std::string_view b) override { return inner_.DeleteBucket(b); }
@@ -55,7 +80,10 @@ class FlakyStore final : public store::ObjectStore {
       --failures_left;
       return Status::IOError("injected: disk unavailable");
     }
-    return inner_.BeginPut(b, k, std::move(o));
+    auto writer = inner_.BeginPut(b, k, std::move(o));
+    if (!writer.ok() || puts_before_disk_full.load() < 0 || puts_before_disk_full-- > 0) return writer;
+    return std::unique_ptr<store::ObjectWriter>(
+        std::make_unique<DiskFullWriter>(std::move(*writer), disk_full_at_commit.load()));
   }
   Result<store::ObjectInfo> Head(std::string_view b, std::string_view k) override { return inner_.Head(b, k); }
   Result<std::unique_ptr<store::ObjectReader>> Get(std::string_view b, std::string_view k,
@@ -355,6 +383,53 @@ TEST_F(PipelineTest, TransientStoreFaultIsRetriedAndSucceeds) {
   EXPECT_EQ(stats->dead, 0);
   EXPECT_EQ(stats->removed, 1);
   EXPECT_NE(registry.RenderPrometheus().find("thumbpipe_jobs_total{result=\"retry\"} 1"), std::string::npos);
+}
+
+// Catalogue item 43: the disk fills while a rendition is written. The job asks for a retry
+// (the message is not removed), no rendition is left half-written (each is there whole, or
+// not at all), and once there is space again the retry writes them all.
+TEST_F(PipelineTest, DiskFullWhileWritingARenditionIsRetriedAndLeavesNothingTorn) {
+  const auto info = Put("uploads/full.jpg", fixtures::Jpeg(fixtures::PhotoLike(640, 480)));
+  const std::vector<std::string> renditions = {"thumbnails/small/full.webp", "thumbnails/medium/full.jpg"};
+  // Each rendition visible is a whole image of its declared size.
+  auto expect_whole_or_absent = [&](const std::string& key) {
+    auto head = local_->Head("images", key);
+    if (!head.ok()) return;
+    auto body = local_->Get("images", key, std::nullopt);
+    ASSERT_TRUE(body.ok()) << key;
+    std::string bytes;
+    char buf[8192];
+    for (;;) {
+      auto n = (*body)->Read(std::span<char>(buf, sizeof buf));
+      ASSERT_TRUE(n.ok()) << key;
+      if (*n == 0) break;
+      bytes.append(buf, *n);
+    }
+    auto probed = engine_->Probe(image::AsBytes(bytes));
+    ASSERT_TRUE(probed.ok()) << key << " is torn: " << probed.status().ToString();
+    EXPECT_EQ(std::to_string(probed->width), head->metadata.at(std::string(kMetaWidth))) << key;
+    EXPECT_EQ(head->size, bytes.size()) << key;
+  };
+  for (const bool at_commit : {false, true}) {
+    SCOPED_TRACE(at_commit ? "disk full at commit" : "disk full mid-write");
+    for (const std::string& key : renditions) (void)local_->Delete("images", key, {}, nullptr);
+    flaky_->disk_full_at_commit = at_commit;
+    flaky_->puts_before_disk_full = 1;  // the first rendition goes through, the second does not
+    JobReport failed = job_->Run(AsMessage(CreatedEvent(info)));
+    EXPECT_EQ(failed.verdict, Verdict::kRetry) << failed.error.ToString();
+    EXPECT_FALSE(failed.error.IsPermanent()) << failed.error.ToString();
+    EXPECT_NE(failed.error.message().find("No space left on device"), std::string::npos) << failed.error.ToString();
+    EXPECT_EQ(failed.renditions_written, 1);
+    for (const std::string& key : renditions) expect_whole_or_absent(key);
+
+    flaky_->puts_before_disk_full = -1;  // space again
+    JobReport retried = job_->Run(AsMessage(CreatedEvent(info)));
+    ASSERT_EQ(retried.verdict, Verdict::kDone) << retried.error.ToString();
+    for (const std::string& key : renditions) {
+      EXPECT_TRUE(Exists(key)) << key;
+      expect_whole_or_absent(key);
+    }
+  }
 }
 
 TEST_F(PipelineTest, PersistentFaultEndsInTheDlqAfterExactlyMaxReceiveCountWithTheLastError) {
