@@ -269,6 +269,32 @@ TEST_F(LimitBoundaryTest, PixelsAtTheLimitPassOneOverFails) {
   EXPECT_EQ(StatusCodeName(over.status().code()), "too_large");
 }
 
+// ---- A JPEG that is also an HTML page (catalogue item 11): script in a comment segment
+// and after the end-of-image marker. Browsers that sniff could run it if it were served
+// as it came; every rendition is a fresh encode of the pixels and carries none of it, even
+// one of the same size and format as the source (never a copy of the input bytes).
+
+class PolyglotTest : public EngineSuite<PolyglotTest> {};
+
+TEST_F(PolyglotTest, RenditionsCarryNoneOfTheHtml) {
+  const std::string script = "<html><script>alert(document.cookie)</script></html>";
+  std::string jpeg = Jpeg(PhotoLike(320, 240));
+  ASSERT_EQ(jpeg.substr(0, 2), "\xFF\xD8");
+  // A COM segment right after SOI: FF FE, a big-endian length that counts itself.
+  const size_t length = script.size() + 2;
+  const std::string com = std::string("\xFF\xFE") + char(length >> 8) + char(length & 0xFF) + script;
+  const std::string polyglot = jpeg.substr(0, 2) + com + jpeg.substr(2) + script;
+  Recipe recipe = DefaultRecipe();
+  recipe.variants.push_back(MakeVariant("same", 320, 240, Fit::kInside, Format::kOriginal));
+  auto result = RunEngine(engine(), polyglot, recipe);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  ASSERT_EQ(result->renditions.size(), 4u);
+  for (const Rendition& r : result->renditions) {
+    EXPECT_EQ(r.bytes.find("<script"), std::string::npos) << r.variant;
+    EXPECT_EQ(r.bytes.find("<html"), std::string::npos) << r.variant;
+  }
+}
+
 // ---- The allow-list.
 
 class AllowListTest : public EngineSuite<AllowListTest> {};
