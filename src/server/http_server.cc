@@ -5,7 +5,9 @@
 
 #include <utility>  // before asio's awaitable.hpp: g++ 12 needs it (STYLE 3.6)
 
+#include <fcntl.h>
 #include <sys/sendfile.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -159,6 +161,9 @@ class HttpServer::Impl {
         handler_(handler),
         pool_(static_cast<size_t>(std::max(1, options_.worker_threads))),
         acceptor_(ioc_) {}
+  ~Impl() {
+    if (reserve_fd_ >= 0) ::close(reserve_fd_);
+  }
 
   Status Start();
   void Stop(Duration grace);
@@ -177,7 +182,14 @@ class HttpServer::Impl {
 
  private:
   net::awaitable<void> AcceptLoop();
-  net::awaitable<void> Reject(tcp::socket socket);
+  net::awaitable<void> Reject(tcp::socket socket, std::string detail);
+  // One descriptor held in reserve (/dev/null). When accept fails for want of descriptors
+  // (EMFILE/ENFILE) the waiting client would sit in the backlog until it gives up; closing
+  // the reserve frees one, to accept that client and answer 503 SlowDown. Reopened once a
+  // descriptor is free again. Only AcceptLoop touches reserve_fd_.
+  void KeepReserveFd();
+  bool AnswerWithReserveFd();  // true when a waiting client was taken to be answered 503
+  int reserve_fd_ = -1;
 
   HttpServerOptions options_;
   HttpHandler* handler_;
@@ -653,9 +665,9 @@ void HttpServer::Impl::Unregister(Connection* c) {
   drained_.notify_all();
 }
 
-net::awaitable<void> HttpServer::Impl::Reject(tcp::socket socket) {
+net::awaitable<void> HttpServer::Impl::Reject(tcp::socket socket, std::string detail) {
   beast::tcp_stream stream(std::move(socket));
-  HttpResponse r = handler_->Failure(HttpFailure::kTooManyConnections, "max_connections");
+  HttpResponse r = handler_->Failure(HttpFailure::kTooManyConnections, detail);
   http::response<http::string_body> res{static_cast<http::status>(r.status), 11};
   for (HttpHeader& h : r.headers) res.insert(h.name, h.value);
   res.body() = std::move(r.body);
@@ -668,13 +680,37 @@ net::awaitable<void> HttpServer::Impl::Reject(tcp::socket socket) {
   rejecting_.fetch_sub(1);
 }
 
+void HttpServer::Impl::KeepReserveFd() {
+  if (reserve_fd_ < 0) reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+bool HttpServer::Impl::AnswerWithReserveFd() {
+  if (reserve_fd_ < 0) return false;
+  ::close(reserve_fd_);
+  reserve_fd_ = -1;
+  tcp::socket socket(net::make_strand(ioc_));
+  beast::error_code ec;
+  acceptor_.non_blocking(true, ec);  // for this synchronous accept only; async ones ignore it
+  if (!ec) acceptor_.accept(socket, ec);
+  if (ec) return false;
+  rejecting_.fetch_add(1);
+  auto ex = socket.get_executor();
+  net::co_spawn(ex, Reject(std::move(socket), "out of file descriptors"), net::detached);
+  return true;
+}
+
 net::awaitable<void> HttpServer::Impl::AcceptLoop() {
   net::steady_timer backoff(ioc_);
   while (!stopping_.load()) {
+    KeepReserveFd();
     auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(ioc_), kNoThrow);
     if (ec == net::error::operation_aborted || stopping_.load()) break;
     if (ec) {
-      // Out of file descriptors (EMFILE) and the like: accepting again at once would spin.
+      const bool no_fds = ec == boost::system::errc::too_many_files_open ||
+                          ec == boost::system::errc::too_many_files_open_in_system;
+      if (no_fds && AnswerWithReserveFd()) continue;
+      // Out of file descriptors with the reserve in use, and the like: accepting again at
+      // once would spin.
       LogWarn("accept failed", {{"error", ec.message()}});
       backoff.expires_after(std::chrono::milliseconds(50));
       co_await backoff.async_wait(kNoThrow);
@@ -684,7 +720,7 @@ net::awaitable<void> HttpServer::Impl::AcceptLoop() {
       if (rejecting_.load() >= options_.max_connections) continue;  // the socket just closes
       rejecting_.fetch_add(1);
       auto ex = socket.get_executor();
-      net::co_spawn(ex, Reject(std::move(socket)), net::detached);
+      net::co_spawn(ex, Reject(std::move(socket), "max_connections"), net::detached);
       continue;
     }
     active_.fetch_add(1);

@@ -9,6 +9,7 @@ events are awaited by polling the queue's counters with a deadline.
 """
 import json
 import os
+import resource
 import signal
 import subprocess
 import tempfile
@@ -29,8 +30,9 @@ def poll(condition, timeout=DEADLINE_S, what="condition"):
 
 
 class Server:
-    def __init__(self, thumbpipe, extra_config="", credentials=None, workers=0):
+    def __init__(self, thumbpipe, extra_config="", credentials=None, workers=0, max_open_files=None):
         self.thumbpipe = thumbpipe
+        self.max_open_files = max_open_files  # RLIMIT_NOFILE for serve, when given
         self.tmp = tempfile.TemporaryDirectory(prefix="thumbpipe-serve-")
         self.data_dir = os.path.join(self.tmp.name, "data")
         self.config = os.path.join(self.tmp.name, "thumbpipe.toml")
@@ -51,13 +53,17 @@ class Server:
         self.proc = subprocess.Popen(
             [thumbpipe, "serve", "--config", self.config, "--listen", "127.0.0.1:0",
              "--port-file", self.port_file, "--workers", str(workers)],
-            stdout=self.log, stderr=subprocess.STDOUT, env=self.env())
+            stdout=self.log, stderr=subprocess.STDOUT, env=self.env(), preexec_fn=self._limits)
         poll(lambda: os.path.exists(self.port_file) or self.proc.poll() is not None, what="the port file")
         if self.proc.poll() is not None:
             raise AssertionError("serve exited at start:\n" + self.output())
         with open(self.port_file) as f:
             self.port = int(f.read().strip())
         self.endpoint = f"http://127.0.0.1:{self.port}"
+
+    def _limits(self):
+        if self.max_open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.max_open_files, self.max_open_files))
 
     def restart(self):
         """Stops serve with SIGTERM and starts it again on the same data directory (a new port)."""
