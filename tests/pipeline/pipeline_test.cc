@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -69,6 +70,8 @@ class FlakyStore final : public store::ObjectStore {
   std::atomic<int> failures_left{0};
   std::atomic<int> puts_before_disk_full{-1};
   std::atomic<bool> disk_full_at_commit{false};
+  // Runs at the start of every BeginPut (a test parks a job there); set before jobs run.
+  std::function<void()> before_put;
 
   Status CreateBucket(std::string_view b) override { return inner_.CreateBucket(b); }
   Status DeleteBucket(std::string_view b) override { return inner_.DeleteBucket(b); }
@@ -76,6 +79,7 @@ class FlakyStore final : public store::ObjectStore {
   Result<std::vector<store::BucketInfo>> ListBuckets() override { return inner_.ListBuckets(); }
   Result<std::unique_ptr<store::ObjectWriter>> BeginPut(std::string_view b, std::string_view k,
                                                         store::PutOptions o) override {
+    if (before_put) before_put();
     if (failures_left.load() > 0) {
       --failures_left;
       return Status::IOError("injected: disk unavailable");
@@ -430,6 +434,77 @@ TEST_F(PipelineTest, DiskFullWhileWritingARenditionIsRetriedAndLeavesNothingTorn
       expect_whole_or_absent(key);
     }
   }
+}
+
+// Catalogue item 33: a worker stalls (here: parked just before its first rendition write)
+// past the visibility timeout; a second worker receives the message, finishes it and
+// removes it. When the first resumes, its late writes leave the same bytes, and its remove,
+// with the older receipt, is refused: the message is neither resurrected nor counted twice.
+TEST_F(PipelineTest, AWorkerStalledPastItsVisibilityDoesNoHarmWhenItResumes) {
+  const auto info = Put("uploads/stall.jpg", fixtures::Jpeg(fixtures::PhotoLike(480, 360)));
+  ASSERT_TRUE(queue_->Send(CreatedEvent(info)).ok());
+  auto first = queue_->Receive(1, 0s, 10s);
+  ASSERT_TRUE(first.ok() && first->size() == 1u);
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool parked = false, resume = false;
+  std::atomic<bool> park_next{true};
+  flaky_->before_put = [&] {
+    if (!park_next.exchange(false)) return;
+    std::unique_lock lock(mu);
+    parked = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return resume; });
+  };
+  auto stalled = std::async(std::launch::async, [&] { return job_->Run((*first)[0]); });
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return parked; }));
+  }
+
+  clock_.Advance(11s);  // the first worker's visibility has run out
+  auto second = queue_->Receive(1, 0s, 10s);
+  ASSERT_TRUE(second.ok() && second->size() == 1u);
+  EXPECT_EQ((*second)[0].receive_count, 2);
+  JobReport finished = job_->Run((*second)[0]);
+  ASSERT_EQ(finished.verdict, Verdict::kDone) << finished.error.ToString();
+  ASSERT_TRUE(queue_->Remove((*second)[0].receipt).ok());
+  auto read = [&](const std::string& key) {
+    auto body = local_->Get("images", key, std::nullopt);
+    EXPECT_TRUE(body.ok()) << key;
+    std::string bytes;
+    char buf[8192];
+    for (size_t n; body.ok() && (n = (*body)->Read(std::span<char>(buf, sizeof buf)).value_or(0)) > 0;) {
+      bytes.append(buf, n);
+    }
+    return bytes;
+  };
+  const std::string small = read("thumbnails/small/stall.webp");
+  const std::string medium = read("thumbnails/medium/stall.jpg");
+  ASSERT_FALSE(small.empty());
+
+  {
+    std::lock_guard lock(mu);
+    resume = true;
+  }
+  cv.notify_all();
+  JobReport late = stalled.get();
+  EXPECT_EQ(late.verdict, Verdict::kDone) << late.error.ToString();
+  EXPECT_EQ(late.renditions_written, 2);  // it did write, late
+  EXPECT_EQ(read("thumbnails/small/stall.webp"), small);
+  EXPECT_EQ(read("thumbnails/medium/stall.jpg"), medium);
+  // The message is gone (the second worker removed it): the old receipt finds nothing.
+  EXPECT_EQ(queue_->Remove((*first)[0].receipt).code(), StatusCode::kNotFound);
+
+  auto stats = queue_->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->removed, 1);
+  EXPECT_EQ(stats->visible + stats->in_flight + stats->delayed + stats->dead, 0);
+  clock_.Advance(1h);
+  auto again = queue_->Receive(1, 0s);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty()) << "the message came back";
 }
 
 TEST_F(PipelineTest, PersistentFaultEndsInTheDlqAfterExactlyMaxReceiveCountWithTheLastError) {
