@@ -3,15 +3,20 @@
 
 Each cycle starts `serve` on a random loopback port over the same data directory, runs PUTs
 from several client threads (boto3, Debian's /usr/bin/python3), some of them rejected on
-purpose (a wrong Content-MD5), and SIGKILLs the server at a random moment. After the last
-cycle a final `serve` starts and drains its outbox, and the test checks:
+purpose (a wrong Content-MD5), and SIGKILLs the server at a random moment. After every restart
+(serve has run its own recovery) every SQLite file serve keeps in the data directory (the
+store's index, the queue; found by their header, not by name) passes `PRAGMA integrity_check`
+and `PRAGMA foreign_key_check`, read with Debian's python3 sqlite3 beside the running serve,
+and a listing shows every PUT acknowledged so far with the ETag (MD5) of its bytes and no
+rejected or unknown object. After the last cycle a final `serve` starts and drains its outbox,
+and the test checks:
   - every PUT that got a 200 is readable with exactly the bytes sent, and has exactly one
     ObjectCreated event in the queue (a crash between the relay's queue commit and its outbox
     delete makes it send the entry again, with the same dedup id, which the queue drops);
   - an object exists if and only if it has an event (a PUT cut off by the kill may have
     landed or not, but never one without the other), and no event names a missing object;
   - no rejected PUT left an object or an event;
-  - no temporary blob is left in the data directory.
+  - no temporary blob is left in the data directory (the store's tmp/ is empty).
 
 Usage: s3_crash_test.py THUMBPIPE [CYCLES]
 """
@@ -21,6 +26,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -50,6 +56,38 @@ def wait_for(predicate, seconds, what):
             return value
         time.sleep(0.02)
     raise AssertionError(f"timed out after {seconds}s waiting for {what}")
+
+
+def sqlite_files(data_dir):
+    """Every SQLite database under data_dir, by its header (WAL and SHM files have none)."""
+    found = []
+    for path in sorted(data_dir.rglob("*")):
+        if path.is_file():
+            with open(path, "rb") as f:
+                if f.read(16) == b"SQLite format 3\x00":
+                    found.append(path)
+    return found
+
+
+def check_sqlite_files(data_dir):
+    """PRAGMA integrity_check and foreign_key_check of every SQLite file, as another reader
+    beside the running serve (WAL: a read transaction neither blocks nor disturbs it)."""
+    files = sqlite_files(data_dir)
+    names = {p.name for p in files}
+    if not {"index.db", "queue.db"} <= names:
+        raise AssertionError(f"expected the store index and the queue among the SQLite files, found {names}")
+    for path in files:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            integrity = [row[0] for row in db.execute("PRAGMA integrity_check")]
+            foreign = db.execute("PRAGMA foreign_key_check").fetchall()
+        finally:
+            db.close()
+        if integrity != ["ok"]:
+            raise AssertionError(f"{path}: integrity_check says {integrity[:10]}")
+        if foreign:
+            raise AssertionError(f"{path}: foreign_key_check says {foreign[:10]}")
+    return names
 
 
 class Server:
@@ -186,8 +224,13 @@ class CrashDuringPuts(unittest.TestCase):
         with tempfile.TemporaryDirectory(dir=os.environ.get("THUMBPIPE_TEST_TMP")) as tmp:
             server = Server(Path(tmp))
             acked, attempted, rejected = {}, {}, set()
+            data_dir = Path(tmp) / "data"
+            checked = set()
             for cycle in range(CYCLES):
                 server.start()
+                if cycle > 0:  # a restart after a kill: (e), then (a) and (b) as a listing shows them
+                    checked |= check_sqlite_files(data_dir)
+                    self.check_listing(server, acked, attempted, rejected)
                 stream = PutStream(server, cycle, random.Random(rng.random()))
                 threads = [threading.Thread(target=stream.worker, args=(i,), daemon=True) for i in range(4)]
                 for t in threads:
@@ -206,6 +249,7 @@ class CrashDuringPuts(unittest.TestCase):
             self.assertGreater(len(acked), 20)
 
             server.start()
+            checked |= check_sqlite_files(data_dir)
             objects = {}
             for page in server.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=PREFIX):
                 for o in page.get("Contents", []):
@@ -255,12 +299,27 @@ class CrashDuringPuts(unittest.TestCase):
                 self.assertIn(key, objects, f"an event for an object that does not exist: {key}")
             server.stop()
 
-            leftovers = [p for p in (Path(tmp) / "data").rglob("*")
-                         if p.is_file() and ("tmp" in p.name.lower() or "temp" in p.name.lower())]
+            # Temp blobs are named by id inside the store's tmp/ directory.
+            temp_dir = data_dir / "objects" / "tmp"
+            self.assertTrue(temp_dir.is_dir(), f"no temp area at {temp_dir}")
+            leftovers = [p for p in temp_dir.rglob("*") if p.is_file()]
             self.assertEqual(leftovers, [], "temporary blobs left after restart")
             print(f"{CYCLES} crashes, {len(attempted)} PUTs attempted, {len(acked)} acknowledged, "
-                  f"{len(rejected)} rejected on purpose, {len(objects)} objects, each with exactly one event",
-                  flush=True)
+                  f"{len(rejected)} rejected on purpose, {len(objects)} objects, each with exactly one event; "
+                  f"integrity_check ok after every restart on {sorted(checked)}", flush=True)
+
+    def check_listing(self, server, acked, attempted, rejected):
+        """After a restart: every PUT acknowledged so far is listed with the MD5 of its bytes (a),
+        and every listed object is one that was sent, with those bytes, and not refused (b)."""
+        objects = {}
+        for page in server.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=PREFIX):
+            for o in page.get("Contents", []):
+                objects[o["Key"]] = o["ETag"].strip('"')
+        for key, md5 in acked.items():
+            self.assertEqual(objects.get(key), md5, f"acknowledged PUT lost or changed after a restart: {key}")
+        for key, etag in objects.items():
+            self.assertNotIn(key, rejected, f"a rejected PUT left an object: {key}")
+            self.assertEqual(etag, attempted.get(key), f"{key}: bytes nobody sent")
 
 
 if __name__ == "__main__":

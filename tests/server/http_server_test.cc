@@ -1,8 +1,8 @@
 // HttpServer over raw sockets, with a small handler: keep-alive, streaming both ways,
 // 100-continue, HEAD, the framing checks (CL+TE, repeated or non-decimal CL, missing Host,
 // obs-fold, bare LF, chunk-size overflow; a pipelined request behind never runs), the limits
-// (header size, body size, header timeout against a slow client, max connections) and a
-// handler that throws; file bodies sent with sendfile (exact bytes of a range, a client that
+// (header size, body size, header timeout against a slow client, body timeout against clients
+// that stall mid-body, max connections) and a handler that throws; file bodies sent with sendfile (exact bytes of a range, a client that
 // stops reading cut off by write_timeout without holding a thread or the file).
 #include "server/http_server.h"
 
@@ -20,6 +20,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -73,7 +74,9 @@ struct TestFile {
 // GET /throw throws; PUT counts the body and answers its size.
 class TestExchange final : public Exchange {
  public:
-  TestExchange(HttpRequestHead head, TestFile* file) : head_(std::move(head)), file_(file) {}
+  // `ended` counts the bodies this exchange type saw through to End().
+  TestExchange(HttpRequestHead head, TestFile* file, std::atomic<int>* ended)
+      : head_(std::move(head)), file_(file), ended_(ended) {}
   std::optional<HttpResponse> Begin() override {
     if (head_.target == "/throw") throw std::runtime_error("handler bug");
     if (head_.method == "PUT") return std::nullopt;
@@ -101,6 +104,7 @@ class TestExchange final : public Exchange {
     return std::nullopt;
   }
   HttpResponse End() override {
+    ++*ended_;
     HttpResponse r;
     r.body = std::to_string(bytes_);
     return r;
@@ -109,6 +113,7 @@ class TestExchange final : public Exchange {
  private:
   HttpRequestHead head_;
   TestFile* file_;
+  std::atomic<int>* ended_;
   uint64_t bytes_ = 0;
 };
 
@@ -116,7 +121,7 @@ class TestHandler final : public HttpHandler {
  public:
   std::unique_ptr<Exchange> NewExchange(HttpRequestHead head) override {
     if (head.target == "/second") ++second_requests;
-    return std::make_unique<TestExchange>(std::move(head), &file);
+    return std::make_unique<TestExchange>(std::move(head), &file, &ended);
   }
   HttpResponse Failure(HttpFailure failure, std::string_view) override {
     HttpResponse r;
@@ -137,6 +142,8 @@ class TestHandler final : public HttpHandler {
   // Requests for /second that reached the handler: the framing tests pipeline one after a
   // bad request, and it must never run.
   std::atomic<int> second_requests{0};
+  // Exchanges whose End() ran: a body the handler saw complete.
+  std::atomic<int> ended{0};
 };
 
 class Socket {
@@ -529,6 +536,49 @@ TEST_F(HttpServerTest, SlowLorisIsCutOffAndDoesNotStarveOthers) {
   const auto start = std::chrono::steady_clock::now();
   for (auto& s : slow) EXPECT_TRUE(s->ClosedByPeer());
   EXPECT_LT(std::chrono::steady_clock::now() - start, 9s);
+}
+
+// Slow body (slowhttptest -B): complete headers promising Content-Length bytes, then part of the
+// body and silence. body_timeout closes them and the handler never gets to End
+// for them, while a normal upload on another connection is served meanwhile: the stalled
+// bodies hold neither the only io thread nor the only pool thread. Both body paths are
+// stalled: a small body (read whole before Begin) and one over chunk_bytes (Begin and some
+// Body steps already ran).
+TEST_F(HttpServerTest, SlowBodyIsCutOffAtBodyTimeoutAndDoesNotStarveOthers) {
+  HttpServerOptions o;
+  o.body_timeout = 2s;  // header_timeout and idle_timeout stay long: only this deadline may fire
+  o.io_threads = 1;
+  o.worker_threads = 1;
+  o.chunk_bytes = 4096;
+  Start(o);
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::unique_ptr<Socket>> slow;
+  for (int i = 0; i < 20; ++i) {
+    const bool large = i % 2 == 1;
+    const size_t length = large ? 100000 : 1000;  // over / under chunk_bytes
+    const size_t sent = large ? 3 * 4096 + 10 : 100;
+    slow.push_back(std::make_unique<Socket>(port()));
+    slow.back()->Send("PUT /slow HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(length) +
+                      "\r\n\r\n" + std::string(sent, 'b'));  // and never the rest
+  }
+  Socket normal(port());
+  const std::string body(50000, 'n');
+  normal.Send("PUT /normal HTTP/1.1\r\nHost: x\r\nContent-Length: 50000\r\n\r\n" + body);
+  const std::string r = normal.ReadResponse();
+  EXPECT_EQ(StatusOf(r), 200);
+  EXPECT_TRUE(r.ends_with("\r\n\r\n50000"));
+  // Served while every stalled body was still waiting, not after their deadline freed the server.
+  EXPECT_EQ(server_->active_connections(), 21);
+  for (auto& s : slow) {
+    // Closed by the server before the socket's 10 s receive timeout. Beast's tcp_stream closes
+    // the socket when its deadline fires, so nothing comes first today; a 408 would be fine too.
+    const std::string got = s->ReadToEnd();
+    EXPECT_TRUE(got.empty() || StatusOf(got) == 408) << got;
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(elapsed, o.body_timeout);  // the deadline, not something earlier, closed them
+  EXPECT_LT(elapsed, 9s);
+  EXPECT_EQ(handler_.ended.load(), 1);  // only the normal upload's body was seen complete
 }
 
 TEST_F(HttpServerTest, ConnectionsBeyondTheLimitGet503) {
