@@ -33,9 +33,6 @@ if subprocess.call(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", mount_poin
     sys.exit(SKIP)
 tempfile.tempdir = mount_point  # serve_harness puts the data dir, config and log in a temp dir
 
-import boto3  # noqa: E402
-from botocore.config import Config  # noqa: E402
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "server"))
 from serve_harness import Server, poll  # noqa: E402
 
@@ -44,10 +41,7 @@ MIB = 1 << 20
 
 def main():
     server = Server(sys.argv[1])
-    s3 = boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1",
-                      aws_access_key_id=server.access_key, aws_secret_access_key=server.secret_key,
-                      config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
-                                    signature_version="s3v4"))
+    s3 = server.s3_client()
     try:
         acked, refused = [], None
         for i in range(20):  # 20 MiB into 6 MiB: some PUT must fail

@@ -17,37 +17,23 @@ import unittest
 import urllib.parse
 import subprocess
 
-import boto3
-import botocore
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
 from botocore.credentials import Credentials
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_harness import Server, poll  # noqa: E402
+from serve_harness import Server, error_code, poll  # noqa: E402
 
 THUMBPIPE = sys.argv.pop(1)
 AWS_CHUNKED_REQUEST = sys.argv.pop(1)  # prints a signed aws-chunked PUT (src/sigv4's encoder)
 BUCKET = "images"  # the default trigger: images/uploads/*.jpg raise events
 
 
-def error_code(call):
-    try:
-        call()
-    except botocore.exceptions.ClientError as e:
-        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
-    raise AssertionError("no error")
-
-
 class AbortedUploads(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = Server(THUMBPIPE)
-        cls.s3 = boto3.client(
-            "s3", endpoint_url=cls.server.endpoint, region_name="us-east-1",
-            aws_access_key_id=cls.server.access_key, aws_secret_access_key=cls.server.secret_key,
-            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, signature_version="s3v4"))
+        cls.s3 = cls.server.s3_client()
         cls.tmp_dir = os.path.join(cls.server.data_dir, "objects", "tmp")  # the local store's temp area
         cls.controls = 0
 

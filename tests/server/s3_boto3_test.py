@@ -19,29 +19,16 @@ import urllib.parse
 import urllib.request
 
 import boto3
-import botocore
 from botocore.config import Config
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_harness import Server, poll  # noqa: E402
+from serve_harness import Server, error_code, poll  # noqa: E402
 
 THUMBPIPE = sys.argv.pop(1)
 
 
 def client(server, secret=None, **config):
-    return boto3.client(
-        "s3", endpoint_url=server.endpoint, region_name="us-east-1",
-        aws_access_key_id=server.access_key, aws_secret_access_key=secret or server.secret_key,
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, signature_version="s3v4",
-                      **config))
-
-
-def error_code(call):
-    try:
-        call()
-    except botocore.exceptions.ClientError as e:
-        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
-    raise AssertionError("no error")
+    return server.s3_client(secret, **config)
 
 
 class S3Api(unittest.TestCase):

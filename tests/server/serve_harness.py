@@ -29,6 +29,16 @@ def poll(condition, timeout=DEADLINE_S, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def error_code(call):
+    """The S3 error code and HTTP status of a boto3 call that must fail."""
+    import botocore.exceptions
+    try:
+        call()
+    except botocore.exceptions.ClientError as e:
+        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+    raise AssertionError("no error")
+
+
 class Server:
     def __init__(self, thumbpipe, extra_config="", credentials=None, workers=0, max_open_files=None):
         self.thumbpipe = thumbpipe
@@ -94,6 +104,17 @@ class Server:
                    AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true",
                    AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
         return env
+
+    def s3_client(self, secret=None, **config):
+        """A boto3 S3 client for this server (path-style, SigV4, no retries), with its key and
+        `secret` or its own; `config` adds botocore Config settings."""
+        import boto3
+        from botocore.config import Config
+        return boto3.client(
+            "s3", endpoint_url=self.endpoint, region_name="us-east-1",
+            aws_access_key_id=self.access_key, aws_secret_access_key=secret or self.secret_key,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, signature_version="s3v4",
+                          **config))
 
     def aws_cli(self, *args, timeout=600):
         """Runs Debian's aws-cli against this server with its credentials: the finished process."""
