@@ -101,9 +101,10 @@ std::optional<JpegFrame> ReadJpegFrame(std::span<const std::byte> data) {
   return std::nullopt;
 }
 
-bool GifTruncated(std::span<const std::byte> data) {
+GifBlocks ScanGif(std::span<const std::byte> data) {
+  GifBlocks out;  // truncated until the walk ends cleanly
   // Header (6) + logical screen descriptor (7), then the optional global colour table.
-  if (data.size() < 13) return true;
+  if (data.size() < 13) return out;
   size_t i = 13;
   const uint8_t screen_flags = Byte(data, 10);
   if (screen_flags & 0x80) i += 3u << ((screen_flags & 0x07) + 1);
@@ -116,27 +117,32 @@ bool GifTruncated(std::span<const std::byte> data) {
     }
     return false;
   };
-  bool any_frame = false;
   while (i < data.size()) {
     const uint8_t introducer = Byte(data, i);
-    if (introducer == 0x3B) return !any_frame;  // trailer
-    if (introducer == 0x21) {              // extension: label, then sub-blocks
+    if (introducer == 0x3B) {  // trailer
+      out.truncated = out.frames == 0;
+      return out;
+    }
+    if (introducer == 0x21) {  // extension: label, then sub-blocks
       i += 2;
-      if (!skip_sub_blocks()) return true;
+      if (!skip_sub_blocks()) return out;
     } else if (introducer == 0x2C) {  // image descriptor (10), local colour table, LZW code size
-      if (i + 10 > data.size()) return true;
+      if (i + 10 > data.size()) return out;
       const uint8_t image_flags = Byte(data, i + 9);
       i += 10;
       if (image_flags & 0x80) i += 3u << ((image_flags & 0x07) + 1);
       i += 1;
-      if (i > data.size() || !skip_sub_blocks()) return true;
-      any_frame = true;
+      if (i > data.size() || !skip_sub_blocks()) return out;
+      ++out.frames;
     } else {
-      return true;  // not a block: damaged (the decoder would stop here too)
+      return out;  // not a block: damaged (the decoder would stop here too)
     }
   }
-  return i > data.size() || !any_frame;
+  out.truncated = i > data.size() || out.frames == 0;
+  return out;
 }
+
+bool GifTruncated(std::span<const std::byte> data) { return ScanGif(data).truncated; }
 
 std::optional<bool> PngInterlaced(std::span<const std::byte> data) {
   // Signature (8) + IHDR length (4) + "IHDR" (4) + width, height, depth, colour type,

@@ -35,6 +35,14 @@ std::optional<JpegFrame> ReadJpegFrame(std::span<const std::byte> data);
 // without the trailer byte is accepted, as browsers do; a stream without any frame is not.
 bool GifTruncated(std::span<const std::byte> data);
 
+// What a walk of a GIF's block structure finds: whether it is truncated (as GifTruncated)
+// and how many frames (image descriptors) it holds up to where the walk stopped.
+struct GifBlocks {
+  bool truncated = true;
+  int frames = 0;
+};
+GifBlocks ScanGif(std::span<const std::byte> data);
+
 // PNG IHDR interlace method (Adam7). nullopt when there is no valid IHDR.
 std::optional<bool> PngInterlaced(std::span<const std::byte> data);
 

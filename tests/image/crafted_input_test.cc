@@ -235,6 +235,31 @@ TEST_F(CraftedManyFramesTest, TwoThousandFramesKeepTheFirstMaxFrames) {
   EXPECT_EQ(result->renditions[2].pages, 1);
 }
 
+// libvips' GIF decoder reads at most 4097 frames and fails the header of a longer GIF; the
+// engine counts the frames itself and refuses such a GIF as too_large, naming the count,
+// instead of calling a valid file damaged.
+TEST_F(CraftedManyFramesTest, MoreFramesThanTheDecoderReadsAreTooLarge) {
+  const std::string at_limit = ManyFrameGif(4097);
+  Variant animated = MakeVariant("anim", 64, 64, Fit::kInside, Format::kGif);
+  animated.animated = true;
+  auto ok = RunEngine(engine(), at_limit, OneVariant(animated));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->info.pages, 4097);
+
+  const std::string gif = ManyFrameGif(5000);
+  ASSERT_EQ(GifFrameRects(gif).size(), 5000u);
+  for (const Recipe& recipe : {OneVariant(animated), DefaultRecipe()}) {
+    auto refused = RunEngine(engine(), gif, recipe);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), StatusCode::kTooLarge) << refused.status().ToString();
+    EXPECT_TRUE(Contains(refused.status().message(), "5000 frames")) << refused.status().message();
+    EXPECT_TRUE(Contains(refused.status().message(), "4097")) << refused.status().message();
+  }
+  auto probed = engine().Probe(AsBytes(gif));
+  ASSERT_FALSE(probed.ok());
+  EXPECT_EQ(probed.status().code(), StatusCode::kTooLarge);
+}
+
 // 300 frames of 1x1 on a 1000x1000 screen: 7 KB that decode to 300 megapixels for animated
 // output. With max_frames raised to 300 (configuration allows up to 10000) the summed
 // pixels exceed max_input_pixels (100 MP by default): refused from the header as too_large,
