@@ -166,6 +166,19 @@ Status CheckPixelLimits(const ImageInfo& info, int frames, const Limits& limits)
   return Status::Ok();
 }
 
+// libvips sizes a GIF's canvas to hold every frame, so one frame placed far outside a small
+// logical screen makes a huge canvas. A refusal then says so; otherwise it would name a
+// size the file never declares.
+Status WithGifCanvasNote(Status status, std::span<const std::byte> input, const ImageInfo& info) {
+  if (info.format != InputFormat::kGif) return status;
+  const GifBlocks gif = ScanGif(input);
+  if (gif.screen_width >= info.width && gif.screen_height >= info.height) return status;
+  return Status(status.code(), status.message() + " (frames outside the gif's " +
+                                   std::to_string(gif.screen_width) + "x" +
+                                   std::to_string(gif.screen_height) +
+                                   " logical screen grow its canvas)");
+}
+
 }  // namespace
 
 Engine::Engine(EngineOptions options) : options_(std::move(options)) {}
@@ -225,7 +238,9 @@ Result<ThumbnailResult> Engine::Thumbnail(std::span<const std::byte> input,
     const bool any_animated = std::any_of(recipe.variants.begin(), recipe.variants.end(),
                                           [&](const Variant& v) { return WantsAnimation(v, info); });
     const int frames = any_animated ? std::min(info.pages, limits.max_frames) : 1;
-    THUMBPIPE_RETURN_IF_ERROR(CheckPixelLimits(info, frames, limits));
+    if (Status pixels = CheckPixelLimits(info, frames, limits); !pixels.ok()) {
+      return WithGifCanvasNote(std::move(pixels), input, info);
+    }
 
     const Size stored{info.width, info.height};
     const Size upright = OrientationSwapsAxes(info.orientation) ? Size{stored.height, stored.width}

@@ -105,6 +105,8 @@ GifBlocks ScanGif(std::span<const std::byte> data) {
   GifBlocks out;  // truncated until the walk ends cleanly
   // Header (6) + logical screen descriptor (7), then the optional global colour table.
   if (data.size() < 13) return out;
+  out.screen_width = Byte(data, 6) | Byte(data, 7) << 8;
+  out.screen_height = Byte(data, 8) | Byte(data, 9) << 8;
   size_t i = 13;
   const uint8_t screen_flags = Byte(data, 10);
   if (screen_flags & 0x80) i += 3u << ((screen_flags & 0x07) + 1);

@@ -40,6 +40,8 @@ bool GifTruncated(std::span<const std::byte> data);
 struct GifBlocks {
   bool truncated = true;
   int frames = 0;
+  int screen_width = 0;   // the logical screen the file declares (0 if too short to say)
+  int screen_height = 0;
 };
 GifBlocks ScanGif(std::span<const std::byte> data);
 

@@ -160,6 +160,18 @@ TEST_F(CraftedGifTest, FrameOffsetCanvasOverThePixelLimitIsTooLarge) {
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), StatusCode::kTooLarge) << result.status().ToString();
   EXPECT_TRUE(Contains(result.status().message(), "100000000")) << result.status().message();
+  EXPECT_TRUE(Contains(result.status().message(), "16x16 logical screen"))
+      << "the message should say the canvas grew past the declared screen: "
+      << result.status().message();
+  // A GIF whose screen is simply that large says nothing about a grown canvas: 30 frames of
+  // a 2048x2048 screen (libnsgif ignores a screen over 2048 on either side and sizes such a
+  // GIF to its frames) are 125 MP for animated output.
+  Variant animated = MakeVariant("anim", 64, 64, Fit::kInside, Format::kGif);
+  animated.animated = true;
+  auto plain = RunEngine(engine(), ManyFrameGif(30, 2048, 2048), OneVariant(animated));
+  ASSERT_FALSE(plain.ok());
+  EXPECT_EQ(plain.status().code(), StatusCode::kTooLarge);
+  EXPECT_FALSE(Contains(plain.status().message(), "logical screen")) << plain.status().message();
 }
 
 // A 2-colour table and pixels with index 2, 5 or 255 (LZW code size 2, 3, 8): libnsgif
