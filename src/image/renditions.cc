@@ -1,6 +1,7 @@
 #include "image/renditions.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <optional>
 
@@ -86,19 +87,47 @@ VImage FinishFrame(VImage frame, const VariantPlan& plan, const Variant& v, Form
 }
 
 // Every frame of an animated input, resized and finished one by one, joined again.
+//
+// libvips checks an image's links to every image it reads and every image reading it
+// (g_slist_find, from vips_region_new's sanity check) each time a region is made on it. One
+// base read by N frame pipelines and one join of N frames cost O(N) per region, which made
+// 2000 frames of 1x1 take 50 s. So frames are cut from, and joined into, groups of about
+// sqrt(N): no image has more than about sqrt(N) links.
 VImage AnimatedOutput(const DecodedBase& base, const ImageInfo& info, const VariantPlan& plan,
                       const Variant& v, Format format) {
   const Size stored = StoredSize(plan.scaled, info);
   const int frame_height = base.image.height() / base.frames;
-  std::vector<VImage> frames;
-  frames.reserve(base.frames);
-  for (int i = 0; i < base.frames; ++i) {
-    VImage frame = base.image.extract_area(0, i * frame_height, base.image.width(), frame_height);
-    frame = Resize(frame, double(stored.width) / frame.width(), double(stored.height) / frame.height());
-    frames.push_back(FinishFrame(ResizedToSrgb(frame, base), plan, v, format, true));
+  const int group = std::max(1, static_cast<int>(std::ceil(std::sqrt(double(base.frames)))));
+  auto join = [](const std::vector<VImage>& images) {
+    return images.size() == 1 ? images.front()
+                              : VImage::arrayjoin(images, VImage::option()->set("across", 1));
+  };
+  std::vector<VImage> groups;
+  int out_frame_height = 0;
+  for (int first = 0; first < base.frames; first += group) {
+    const int n = std::min(group, base.frames - first);
+    const VImage strip =
+        base.image.extract_area(0, first * frame_height, base.image.width(), n * frame_height);
+    std::vector<VImage> frames;
+    frames.reserve(n);
+    for (int i = 0; i < n; ++i) {
+      VImage frame = strip.extract_area(0, i * frame_height, strip.width(), frame_height);
+      frame = Resize(frame, double(stored.width) / frame.width(), double(stored.height) / frame.height());
+      frames.push_back(FinishFrame(ResizedToSrgb(frame, base), plan, v, format, true));
+    }
+    out_frame_height = frames.front().height();
+    groups.push_back(join(frames));
   }
-  VImage out = VImage::arrayjoin(frames, VImage::option()->set("across", 1));
-  out.set(VIPS_META_PAGE_HEIGHT, frames.front().height());
+  // arrayjoin makes every cell as large as its largest input: a shorter last group is
+  // joined on its own.
+  std::optional<VImage> last;
+  if (groups.size() > 1 && groups.back().height() != groups.front().height()) {
+    last = groups.back();
+    groups.pop_back();
+  }
+  VImage out = join(groups);
+  if (last) out = out.join(*last, VIPS_DIRECTION_VERTICAL);
+  out.set(VIPS_META_PAGE_HEIGHT, out_frame_height);
   if (base.image.get_typeof("delay") != 0) {
     std::vector<int> delay = base.image.get_array_int("delay");
     delay.resize(base.frames, delay.empty() ? 100 : delay.back());
