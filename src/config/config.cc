@@ -246,7 +246,9 @@ class Reader {
 // A THUMBPIPE_ variable that names a known section must name one of its keys: a typo in a
 // deployment's environment should fail loudly, not be ignored.
 Status CheckEnvNames(const Environment& env) {
-  for (const auto& [name, value] : env.vars()) {
+  for (const auto& var : env.vars()) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+    const std::string& name = var.first;
     if (!name.starts_with(kEnvPrefix)) continue;
     const std::string_view rest = std::string_view(name).substr(kEnvPrefix.size());
     for (std::string_view array : {kVariantArray, kCredentialsArray}) {
