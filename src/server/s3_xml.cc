@@ -119,7 +119,16 @@ Result<std::vector<CorsRule>> ParseCorsConfiguration(std::string_view xml) {
     for (auto n : r.children("AllowedMethod")) rule.allowed_methods.push_back(Text(n));
     for (auto n : r.children("AllowedHeader")) rule.allowed_headers.push_back(Text(n));
     for (auto n : r.children("ExposeHeader")) rule.expose_headers.push_back(Text(n));
-    if (r.child("MaxAgeSeconds")) rule.max_age_seconds = r.child("MaxAgeSeconds").text().as_int(-1);
+    if (const pugi::xml_node age = r.child("MaxAgeSeconds")) {
+      // A whole non-negative number, as the schema's int in S3: the rule is stored as
+      // CorsConfigurationXml writes it, where -1 means absent, so "-5" would be dropped and
+      // "abc" (0 for pugixml's as_int) turned into a value the client never sent.
+      const std::string text = Text(age);
+      auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), rule.max_age_seconds);
+      if (ec != std::errc() || ptr != text.data() + text.size() || rule.max_age_seconds < 0) {
+        return Malformed("MaxAgeSeconds must be a non-negative integer");
+      }
+    }
     if (rule.allowed_origins.empty() || rule.allowed_methods.empty()) {
       return Malformed("CORSRule needs AllowedOrigin and AllowedMethod");
     }

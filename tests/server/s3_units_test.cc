@@ -170,6 +170,27 @@ TEST(Xml, Cors) {
                                       "<AllowedMethod>PATCH</AllowedMethod></CORSRule></CORSConfiguration>").ok());
 }
 
+// Found by fuzz/xml_fuzzer: a MaxAgeSeconds the stored form cannot hold (negative: dropped on
+// the way to the store) or that is no number (pugixml's as_int made it 0) is MalformedXML.
+TEST(Xml, CorsMaxAgeSecondsIsANonNegativeNumber) {
+  auto with_age = [](std::string_view age) {
+    return ParseCorsConfiguration("<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin>"
+                                  "<AllowedMethod>GET</AllowedMethod><MaxAgeSeconds>" + std::string(age) +
+                                  "</MaxAgeSeconds></CORSRule></CORSConfiguration>");
+  };
+  for (std::string_view bad : {"-5", "-1", "abc", "", "12x", "99999999999"}) {
+    auto r = with_age(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_TRUE(r.status().message().starts_with("MalformedXML: ")) << r.status().message();
+  }
+  auto zero = with_age("0");
+  ASSERT_TRUE(zero.ok());
+  auto stored = ParseCorsConfiguration(CorsConfigurationXml(*zero));
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ((*stored)[0].max_age_seconds, 0);
+}
+
 TEST(CopySource, Forms) {
   auto a = ParseCopySource("/bucket/key%20with%20space");
   ASSERT_TRUE(a);
