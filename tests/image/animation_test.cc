@@ -117,11 +117,7 @@ TEST_F(AnimationTest, AnimatedWebpInput) {
 // More frames than max_frames: the engine keeps the first max_frames frames (not an error).
 class AnimationMaxFramesTest : public EngineSuite<AnimationMaxFramesTest> {
  public:
-  static EngineOptions Options() {
-    Limits limits;
-    limits.max_frames = 4;
-    return WithLimits(limits);
-  }
+  static EngineOptions Options() { return WithMaxFrames(4); }
 };
 
 TEST_F(AnimationMaxFramesTest, KeepsTheFirstMaxFramesFrames) {

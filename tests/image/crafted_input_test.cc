@@ -281,11 +281,7 @@ TEST_F(CraftedManyFramesTest, MoreFramesThanTheDecoderReadsAreTooLarge) {
 // sanity check walks every link of an image, and one join had 2000).
 class CraftedAllFramesTest : public EngineSuite<CraftedAllFramesTest> {
  public:
-  static EngineOptions Options() {
-    Limits limits;
-    limits.max_frames = 10000;
-    return WithLimits(limits);
-  }
+  static EngineOptions Options() { return WithMaxFrames(10000); }
 };
 
 TEST_F(CraftedAllFramesTest, TwoThousandFramesAllKeptInOrder) {
@@ -315,11 +311,7 @@ TEST_F(CraftedAllFramesTest, TwoThousandFramesAllKeptInOrder) {
 // naming the limit. A still variant decodes one 1 MP frame and succeeds.
 class CraftedFrameBombTest : public EngineSuite<CraftedFrameBombTest> {
  public:
-  static EngineOptions Options() {
-    Limits limits;
-    limits.max_frames = 300;
-    return WithLimits(limits);
-  }
+  static EngineOptions Options() { return WithMaxFrames(300); }
 };
 
 TEST_F(CraftedFrameBombTest, SummedFramePixelsOverTheLimitAreTooLarge) {

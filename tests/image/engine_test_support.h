@@ -51,6 +51,13 @@ inline EngineOptions WithLimits(const Limits& limits) {
   return options;
 }
 
+// The default limits with max_frames changed, for the animation tests.
+inline EngineOptions WithMaxFrames(int frames) {
+  Limits limits;
+  limits.max_frames = frames;
+  return WithLimits(limits);
+}
+
 inline Variant MakeVariant(std::string name, int width, int height, Fit fit, Format format,
                            bool enlarge = false) {
   Variant v;
