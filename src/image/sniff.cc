@@ -144,8 +144,6 @@ GifBlocks ScanGif(std::span<const std::byte> data) {
   return out;
 }
 
-bool GifTruncated(std::span<const std::byte> data) { return ScanGif(data).truncated; }
-
 std::optional<bool> PngInterlaced(std::span<const std::byte> data) {
   // Signature (8) + IHDR length (4) + "IHDR" (4) + width, height, depth, colour type,
   // compression, filter (13 bytes of data up to the interlace byte at offset 28).

@@ -29,14 +29,12 @@ struct JpegFrame {
 // ends (truncated or not a JPEG).
 std::optional<JpegFrame> ReadJpegFrame(std::span<const std::byte> data);
 
-// Whether a GIF stream ends inside a block (a cut-off frame or extension). libvips' GIF
-// loader shows the frames it could read and reports no error, even with fail_on, so the
-// engine checks the block structure itself. A stream that ends cleanly between blocks
-// without the trailer byte is accepted, as browsers do; a stream without any frame is not.
-bool GifTruncated(std::span<const std::byte> data);
-
-// What a walk of a GIF's block structure finds: whether it is truncated (as GifTruncated)
-// and how many frames (image descriptors) it holds up to where the walk stopped.
+// What a walk of a GIF's block structure finds. `truncated`: the stream ends inside a block
+// (a cut-off frame or extension); libvips' GIF loader shows the frames it could read and
+// reports no error, even with fail_on, so the engine checks the block structure itself. A
+// stream that ends cleanly between blocks without the trailer byte is accepted, as browsers
+// do; a stream without any frame is not. `frames`: image descriptors up to where the walk
+// stopped.
 struct GifBlocks {
   bool truncated = true;
   int frames = 0;

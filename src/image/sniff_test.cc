@@ -79,15 +79,15 @@ const std::string kTinyGif(
     "\x3b",
     35);
 
-TEST(GifTruncatedTest, CompleteStreamIsAccepted) {
-  EXPECT_FALSE(GifTruncated(B(kTinyGif)));
+TEST(ScanGifTest, CompleteStreamIsAccepted) {
+  EXPECT_FALSE(ScanGif(B(kTinyGif)).truncated);
   // Ending cleanly after the last frame without the trailer is tolerated, as browsers do.
-  EXPECT_FALSE(GifTruncated(B(kTinyGif.substr(0, kTinyGif.size() - 1))));
+  EXPECT_FALSE(ScanGif(B(kTinyGif.substr(0, kTinyGif.size() - 1))).truncated);
 }
 
-TEST(GifTruncatedTest, EveryCutInsideABlockIsTruncation) {
+TEST(ScanGifTest, EveryCutInsideABlockIsTruncation) {
   for (size_t n = 0; n < kTinyGif.size() - 1; ++n) {
-    EXPECT_TRUE(GifTruncated(B(kTinyGif.substr(0, n)))) << "cut at " << n;
+    EXPECT_TRUE(ScanGif(B(kTinyGif.substr(0, n))).truncated) << "cut at " << n;
   }
 }
 
