@@ -7,7 +7,9 @@
 // SIGTERM / SIGINT stop it gracefully: the server stops accepting and finishes in-flight
 // requests within the grace period, then the relay delivers what the outbox still holds
 // (within the same grace) and stops, then the workers finish or release their jobs (within
-// shutdown_grace); exit 0. In that order because each stage feeds the next.
+// shutdown_grace); exit 0. In that order because each stage feeds the next. With
+// worker.isolation = "process" the workers are a `thumbpipe worker` child instead
+// (cli/worker_process.h), restarted when it dies and sent SIGTERM at that last step.
 #include <signal.h>
 
 #include <cstdio>
@@ -19,6 +21,7 @@
 
 #include "cli/commands.h"
 #include "cli/startup.h"
+#include "cli/worker_process.h"
 #include "cli/workers.h"
 #include "common/logging.h"
 #include "config/checks.h"
@@ -71,7 +74,11 @@ void PrintStartup(const config::Config& cfg, const std::string& endpoint,
       << "  store:        " << cfg.store.url << "\n"
       << "  queue:        " << config::RedactUrlPassword(cfg.queue.url) << " (queue " << queue_name << ")\n"
       << "  workers:      "
-      << (workers == 0 ? "0 (API and queue only: run `thumbpipe worker` beside it)" : JobsAtOnce(workers)) << "\n";
+      << (workers == 0 ? "0 (API and queue only: run `thumbpipe worker` beside it)" : JobsAtOnce(workers))
+      << (workers > 0 && cfg.worker.isolation == config::WorkerIsolation::kProcess
+              ? " in a worker process of their own (worker.isolation = process)"
+              : "")
+      << "\n";
   std::string env;
   if (generated) {
     out << "  credentials:  " << generated->path.string() << " (profile " << server::kCredentialsProfile
@@ -167,8 +174,22 @@ int RunServe(const ServeFlags& flags) {
     if (!st.ok() && st.code() != StatusCode::kAlreadyExists) return ReportStartupError(st);
   }
 
+  // worker.isolation = "process": the jobs run in a `thumbpipe worker` child with this
+  // config and environment (cli/worker_process.h), started once the API is up.
+  const bool isolated = workers > 0 && cfg.worker.isolation == config::WorkerIsolation::kProcess;
+  std::unique_ptr<WorkerProcess> worker_process;
+  if (isolated) {
+    WorkerProcessOptions process_options;
+    process_options.args = {"worker", "--workers", std::to_string(workers)};
+    if (!flags.config_path.empty()) {
+      process_options.args.push_back("--config");
+      process_options.args.push_back(std::filesystem::absolute(flags.config_path).string());
+    }
+    process_options.stop_grace = cfg.worker.shutdown_grace;
+    worker_process = std::make_unique<WorkerProcess>(std::move(process_options));
+  }
   std::unique_ptr<pipeline::Worker> worker;
-  if (workers > 0) {
+  if (workers > 0 && !isolated) {
     auto made = MakeWorkerPool(cfg, workers, store, *queue);
     if (!made.ok()) return ReportStartupError(made.status());
     worker = std::move(made).value();
@@ -260,6 +281,7 @@ int RunServe(const ServeFlags& flags) {
     }
   }
   if (worker) worker->Start();
+  if (worker_process) (void)worker_process->Start();  // a failed fork is logged and retried
   PrintStartup(cfg, endpoint, generated, queue_name, workers);
   LogInfo("serving", {{"endpoint", endpoint}, {"port", server.port()}, {"workers", workers}});
 
@@ -270,6 +292,7 @@ int RunServe(const ServeFlags& flags) {
   server.Stop(grace);
   if (relay) relay->Stop(grace);
   if (worker) worker->Stop();  // within worker.shutdown_grace
+  if (worker_process) worker_process->Stop();  // SIGTERM: the child's own shutdown_grace
   LogInfo("stopped");
   return 0;
 }

@@ -116,6 +116,13 @@ struct QueueConfig {
   Durability durability = Durability::kFull;               // sqlite:// only
 };
 
+// Where `serve` runs its image jobs.
+enum class WorkerIsolation {
+  kThread,   // in serve's own process: one process, nothing to set up (the default)
+  kProcess,  // in a `thumbpipe worker` child that serve restarts when it dies, so a decoder
+             // that crashes on a hostile file takes down that child, never the S3 API
+};
+
 // [worker]
 struct WorkerConfig {
   int concurrency = 0;                       // images processed in parallel; 0 = one per core
@@ -129,6 +136,7 @@ struct WorkerConfig {
   // path, receives and heartbeats get a core first when the jobs fill the machine.
   int job_nice = 10;
   std::string metrics_listen = "127.0.0.1:9001";       // host:port of /metrics
+  WorkerIsolation isolation = WorkerIsolation::kThread;  // serve only
 };
 
 // The three renditions made when the config names no [[variant]]: small (128x128 cover
@@ -216,7 +224,9 @@ Duration HeartbeatInterval(const Config& config);
 // Names as written in the file: "read-write", "full".
 std::string_view AccessName(Access access);
 std::string_view DurabilityName(Durability durability);
+std::string_view WorkerIsolationName(WorkerIsolation isolation);
 Result<Access> ParseAccess(std::string_view text);
 Result<Durability> ParseDurability(std::string_view text);
+Result<WorkerIsolation> ParseWorkerIsolation(std::string_view text);
 
 }  // namespace thumbpipe::config

@@ -88,6 +88,7 @@ heartbeat = "1m"
 shutdown_grace = "1m"
 metrics_listen = "0.0.0.0:9191"
 job_nice = 0
+isolation = "process"
 
 [limits]
 max_input_bytes = 1048576
@@ -174,6 +175,7 @@ TEST(ConfigDefaultsTest, NoFileGivesTheDesignDefaults) {
   EXPECT_EQ(c.worker.shutdown_grace, 30s);
   EXPECT_EQ(c.worker.metrics_listen, "127.0.0.1:9001");
   EXPECT_EQ(c.worker.job_nice, 10);
+  EXPECT_EQ(c.worker.isolation, WorkerIsolation::kThread);
   EXPECT_EQ(c.limits.max_input_bytes, 64u << 20);
   EXPECT_EQ(c.limits.max_input_pixels, 100'000'000u);
   EXPECT_EQ(c.limits.max_frames, 100);
@@ -257,6 +259,7 @@ TEST(ConfigFileTest, FullExampleSetsEveryKey) {
   EXPECT_EQ(c.worker.heartbeat, 1min);
   EXPECT_EQ(HeartbeatInterval(c), 1min);
   EXPECT_EQ(c.worker.job_nice, 0);
+  EXPECT_EQ(c.worker.isolation, WorkerIsolation::kProcess);
   EXPECT_EQ(c.limits.max_processing_time, 45s);
   using image::InputFormat;
   EXPECT_THAT(c.limits.allowed_formats, ElementsAre(InputFormat::kJpeg, InputFormat::kPng,
@@ -331,6 +334,8 @@ TEST(ConfigErrorTest, OutOfRangeNamesKeyAndRange) {
               HasSubstr("worker.batch = 11: must be between 1 and 10"));
   EXPECT_THAT(ErrorOf("[worker]\njob_nice = -1\n"),
               HasSubstr("worker.job_nice = -1: must be between 0 and 19"));
+  EXPECT_THAT(ErrorOf("[worker]\nisolation = \"fork\"\n"),
+              HasSubstr("unknown isolation \"fork\" (allowed: thread, process)"));
   EXPECT_THAT(ErrorOf("[queue]\nretention = \"30s\"\n"),
               HasSubstr("queue.retention = \"30s\": must be between 1m and 14d"));
   EXPECT_THAT(ErrorOf("[limits]\nmax_input_pixels = 0\n"),

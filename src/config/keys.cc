@@ -126,6 +126,8 @@ struct Field<Access> : EnumField<Access, AccessName, ParseAccess> {};
 template <>
 struct Field<Durability> : EnumField<Durability, DurabilityName, ParseDurability> {};
 template <>
+struct Field<WorkerIsolation> : EnumField<WorkerIsolation, WorkerIsolationName, ParseWorkerIsolation> {};
+template <>
 struct Field<image::Fit> : EnumField<image::Fit, image::FitName, image::ParseFit> {};
 template <>
 struct Field<image::Gravity> : EnumField<image::Gravity, image::GravityName, image::ParseGravity> {
@@ -304,6 +306,7 @@ const KeySpec<Config> kConfigKeys[] = {
     C<&Config::worker, &WorkerConfig::job_nice>("worker", "job_nice", {0, 19}),
     C<&Config::worker, &WorkerConfig::metrics_listen>("worker", "metrics_listen", {},
                                                       CheckString<CheckListen>),
+    C<&Config::worker, &WorkerConfig::isolation>("worker", "isolation"),
     C<&Config::limits, &Limits::max_input_bytes>("limits", "max_input_bytes", AtLeast(1)),
     C<&Config::limits, &Limits::max_input_pixels>("limits", "max_input_pixels", AtLeast(1)),
     C<&Config::limits, &Limits::max_frames>("limits", "max_frames", {1, 10'000}),
@@ -353,6 +356,8 @@ constexpr Named<Access> kAccessNames[] = {{"read-write", Access::kReadWrite},
                                           {"write-only", Access::kWriteOnly}};
 constexpr Named<Durability> kDurabilityNames[] = {{"full", Durability::kFull},
                                                   {"normal", Durability::kNormal}};
+constexpr Named<WorkerIsolation> kWorkerIsolationNames[] = {{"thread", WorkerIsolation::kThread},
+                                                            {"process", WorkerIsolation::kProcess}};
 
 template <typename E, size_t N>
 Result<E> LookupName(const Named<E> (&table)[N], std::string_view what, std::string_view text) {
@@ -390,11 +395,17 @@ std::string_view AccessName(Access access) { return NameOf(kAccessNames, access)
 std::string_view DurabilityName(Durability durability) {
   return NameOf(kDurabilityNames, durability);
 }
+std::string_view WorkerIsolationName(WorkerIsolation isolation) {
+  return NameOf(kWorkerIsolationNames, isolation);
+}
 Result<Access> ParseAccess(std::string_view text) {
   return LookupName(kAccessNames, "access", text);
 }
 Result<Durability> ParseDurability(std::string_view text) {
   return LookupName(kDurabilityNames, "durability", text);
+}
+Result<WorkerIsolation> ParseWorkerIsolation(std::string_view text) {
+  return LookupName(kWorkerIsolationNames, "isolation", text);
 }
 
 std::string EnvName(const KeySpec<Config>& spec) {

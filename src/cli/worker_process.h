@@ -1,0 +1,79 @@
+// `serve`'s image jobs in a child process (worker.isolation = "process"): a `thumbpipe worker`
+// that serve starts, restarts when it dies, and stops with SIGTERM when serve stops.
+//
+// Why: libvips and its codecs run in the process that calls them. A decoder that crashes
+// on a hostile file (a segfault, an abort in a codec) would take serve down with it, S3 API
+// and all, and systemd's restart would bring it back into the same message after the
+// visibility timeout. In a child, the crash costs that child: serve logs how it died,
+// counts it (thumbpipe_worker_process_restarts_total) and starts another. The message the
+// child held comes back when its visibility runs out, and the queue's receive count moves it
+// to the DLQ after max_receive_count such deaths, as for any worker that dies mid-job.
+//
+// The child shares serve's data directory, store and queue (several worker processes beside
+// one serve is a supported layout), reads the same config file and inherits the environment,
+// so it runs exactly the configuration serve runs. It gets SIGTERM if serve itself dies
+// (PR_SET_PDEATHSIG), so a killed serve leaves no worker behind.
+#pragma once
+
+#include <sys/types.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/duration.h"
+#include "common/status.h"
+
+namespace thumbpipe::cli {
+
+struct WorkerProcessOptions {
+  // The child's arguments after the program name, e.g. {"worker", "--config", "F"}. The
+  // program is this process's own executable (/proc/self/exe: the same build as serve,
+  // even when the file on disk has been replaced by an upgrade since).
+  std::vector<std::string> args;
+  // How long Stop waits for the child to finish its jobs after SIGTERM before SIGKILL.
+  Duration stop_grace = std::chrono::seconds(30);
+  // Restart delay after a death: doubles from first_backoff up to max_backoff, and starts
+  // over once a child has lived healthy_after (a file that crashes every worker must not
+  // turn into a fork loop; one crash a day must not wait 30 s).
+  Duration first_backoff = std::chrono::seconds(1);
+  Duration max_backoff = std::chrono::seconds(30);
+  Duration healthy_after = std::chrono::seconds(60);
+};
+
+class WorkerProcess {
+ public:
+  explicit WorkerProcess(WorkerProcessOptions options);
+  ~WorkerProcess();  // Stop()
+  WorkerProcess(const WorkerProcess&) = delete;
+  WorkerProcess& operator=(const WorkerProcess&) = delete;
+
+  // Starts the thread that starts the child and watches it. A fork that fails is logged and
+  // tried again after the backoff, like a death; kInvalidArgument if already started.
+  Status Start();
+  // SIGTERM to the child, SIGKILL after stop_grace (plus a margin); returns once it is gone.
+  void Stop();
+
+  pid_t pid() const;       // the running child's, 0 between a death and its restart
+  int restarts() const;    // children started after a death
+
+ private:
+  Status Spawn();  // with mu_ held
+  void Watch();
+
+  const WorkerProcessOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable changed_;  // a child exited, or stopping_ was set
+  pid_t pid_ = 0;                    // protected by mu_
+  bool stopping_ = false;            // protected by mu_
+  bool watching_ = false;            // protected by mu_: Watch has not returned yet
+  int restarts_ = 0;                 // protected by mu_
+  std::thread watcher_;
+};
+
+// "killed by signal 11 (SIGSEGV)", "exited with status 3": a waitpid status for the log.
+std::string DescribeExit(int wait_status);
+
+}  // namespace thumbpipe::cli

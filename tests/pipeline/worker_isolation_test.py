@@ -1,0 +1,149 @@
+"""worker.isolation = "process": a worker that dies mid-job costs serve nothing.
+
+`thumbpipe serve --workers 1` with its jobs in a `thumbpipe worker` child. The child is killed
+with SIGSEGV (what a codec crashing on a hostile file does to its process) while it holds a
+message. Then:
+  - serve keeps running and answering S3 (ListBuckets, an upload) and /healthz;
+  - serve logs how the child died, counts it in thumbpipe_worker_process_restarts_total, and
+    a new child takes over;
+  - the dead child's message comes back after its visibility timeout and is made, on its
+    second receive; a later upload is made too;
+  - SIGTERM stops serve with exit 0 and takes the child with it;
+  - kill -9 of serve does not leave the child running (PR_SET_PDEATHSIG);
+  - with worker.isolation = "thread" (the default) serve starts no child.
+
+Usage: worker_isolation_test.py PATH/TO/thumbpipe
+"""
+import os
+import resource
+import signal
+import socket
+import sys
+import tempfile
+
+from pipeline_harness import (BUCKET, Pipeline, default_renditions, job_lines, kill_all, make_image, poll,
+                              print_log_tails)
+
+SLOW = (9000, 9000)  # a PNG has no shrink-on-load: its whole 81 MP decode keeps the job busy
+SMALL = (1200, 800)
+
+
+def free_port():
+    """A loopback port nothing listens on now (the child's metrics port: the config takes no 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def children(pid):
+    """PIDs of the live (not zombie) children of `pid`."""
+    found = set()
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                found.update(int(c) for c in f.read().split())
+    except FileNotFoundError:
+        return set()
+    return {c for c in found if alive(c)}
+
+
+def alive(pid):
+    """Running: /proc has it and it is not a zombie waiting for its parent to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def one_child(p):
+    kids = poll(lambda: children(p.proc.pid), "serve's worker process")
+    assert len(kids) == 1, f"serve has {len(kids)} children, expected its one worker process: {kids}"
+    return kids.pop()
+
+
+def renditions_made(p, key, width, height):
+    return all(k in p.keys("thumbnails/") for k in default_renditions(key, width, height))
+
+
+def main():
+    thumbpipe = os.path.abspath(sys.argv[1])
+    # Crashes here are on purpose: no core files from them (serve and its child inherit this).
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    checks = 0
+    with tempfile.TemporaryDirectory(prefix="thumbpipe-isolation-") as tmp:
+        slow = os.path.join(tmp, "slow.png")
+        make_image(slow, *SLOW, "vips")
+        small = os.path.join(tmp, "small.jpg")
+        make_image(small, *SMALL, "convert")
+        sections = {"worker": {"isolation": "process", "metrics_listen": f"127.0.0.1:{free_port()}", "wait": "1s"},
+                    "queue": {"visibility_timeout": "3s"}}
+        p = Pipeline(thumbpipe, tmp, workers=1, sections=sections)
+        procs = [p.proc]
+        try:
+            poll(lambda: "in a worker process of their own" in p.output(), "serve's startup block")
+            first = one_child(p)
+            checks += 1
+
+            # The child holds the slow image's message (in flight) when it is killed.
+            p.s3.upload_file(slow, BUCKET, "uploads/slow.png")
+            poll(lambda: p.cli("status")["in_flight"] == 1, "the slow image's message in flight", interval=0.05)
+            os.kill(first, signal.SIGSEGV)
+            second = poll(lambda: (children(p.proc.pid) - {first}) or None, "a new worker process").pop()
+            assert p.proc.poll() is None, "serve died with its worker process"
+            status, _ = p.get("/healthz")
+            assert status == 200, f"/healthz answered {status} after the worker process died"
+            assert BUCKET in [b["Name"] for b in p.s3.list_buckets()["Buckets"]]
+            checks += 3
+            died = [line for line in p.output().splitlines() if "worker process died" in line]
+            assert len(died) == 1 and "SIGSEGV" in died[0], f"serve's log of the death: {died}"
+            checks += 1
+
+            # The dead child's message, on its second receive (the first died with the child).
+            poll(lambda: renditions_made(p, "uploads/slow.png", *SLOW), "the slow image's renditions")
+            slow_jobs = [j for j in job_lines(p.output()) if j["keys"] == "uploads/slow.png"]
+            assert [(j["result"], j["receive_count"]) for j in slow_jobs] == [("done", 2)], slow_jobs
+            p.s3.upload_file(small, BUCKET, "uploads/small.jpg")
+            poll(lambda: renditions_made(p, "uploads/small.jpg", *SMALL), "the later image's renditions")
+            for key, ((w, h), loader) in default_renditions("uploads/small.jpg", *SMALL).items():
+                assert p.header(key) == ((w, h), loader), (key, p.header(key))
+            checks += 2
+
+            _, metrics = p.get("/metrics")
+            assert "thumbpipe_worker_process_restarts_total 1" in metrics, \
+                [line for line in metrics.splitlines() if "restarts" in line]
+            checks += 1
+
+            assert p.stop() == 0, "serve's exit code after SIGTERM"
+            poll(lambda: not alive(second), "the worker process to stop with serve")
+            assert "worker process stopped" in p.output()
+            checks += 2
+
+            # kill -9 of serve: the kernel sends the orphaned child SIGTERM.
+            os.remove(os.path.join(tmp, "port"))
+            p = Pipeline(thumbpipe, tmp, workers=1, sections=sections)
+            procs.append(p.proc)
+            orphan = one_child(p)
+            p.proc.kill()
+            p.proc.wait()
+            poll(lambda: not alive(orphan), "the worker process of a killed serve to exit")
+            checks += 1
+
+            os.remove(os.path.join(tmp, "port"))
+            p = Pipeline(thumbpipe, tmp, workers=1, sections={**sections, "worker": {
+                **sections["worker"], "isolation": "thread"}})
+            procs.append(p.proc)
+            p.s3.upload_file(small, BUCKET, "uploads/small-again.jpg")
+            poll(lambda: renditions_made(p, "uploads/small-again.jpg", *SMALL), "a job in serve's own process")
+            assert not children(p.proc.pid), "isolation = thread must not start a worker process"
+            checks += 1
+        except BaseException:
+            print_log_tails([("serve", p.log)])
+            raise
+        finally:
+            kill_all(procs)
+    print(f"worker_isolation: {checks} checks passed")
+
+
+if __name__ == "__main__":
+    main()
