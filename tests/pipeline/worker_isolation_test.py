@@ -8,6 +8,8 @@ message. Then:
     a new child takes over;
   - the dead child's message comes back after its visibility timeout and is made, on its
     second receive; a later upload is made too;
+  - a message whose every receive kills its child reaches the DLQ after max_receive_count
+    (catalogue item 34), and the next upload is made;
   - SIGTERM stops serve with exit 0 and takes the child with it;
   - kill -9 of serve does not leave the child running (PR_SET_PDEATHSIG);
   - with worker.isolation = "thread" (the default) serve starts no child.
@@ -26,6 +28,7 @@ from pipeline_harness import (BUCKET, Pipeline, default_renditions, job_lines, k
 
 SLOW = (9000, 9000)  # a PNG has no shrink-on-load: its whole 81 MP decode keeps the job busy
 SMALL = (1200, 800)
+MAX_RECEIVES = 2
 
 
 def free_port():
@@ -77,7 +80,7 @@ def main():
         small = os.path.join(tmp, "small.jpg")
         make_image(small, *SMALL, "convert")
         sections = {"worker": {"isolation": "process", "metrics_listen": f"127.0.0.1:{free_port()}", "wait": "1s"},
-                    "queue": {"visibility_timeout": "3s"}}
+                    "queue": {"visibility_timeout": "3s", "max_receive_count": MAX_RECEIVES}}
         p = Pipeline(thumbpipe, tmp, workers=1, sections=sections)
         procs = [p.proc]
         try:
@@ -109,13 +112,36 @@ def main():
                 assert p.header(key) == ((w, h), loader), (key, p.header(key))
             checks += 2
 
+            # A poison message: every child that takes it dies, until the queue moves it to the DLQ.
+            # It is the only message: each rise of the queue's receive counter is one of its receives.
+            poll(p.drained, "the queue to drain")
+            received_before = p.cli("queue", "stats")["received"]
+            p.s3.upload_file(slow, BUCKET, "uploads/poison.png")
+            for receive in range(1, MAX_RECEIVES + 1):
+                poll(lambda: p.cli("queue", "stats")["received"] == received_before + receive
+                     and p.cli("status")["in_flight"] == 1, f"the poison message's receive {receive}", interval=0.05)
+                child = one_child(p)
+                os.kill(child, signal.SIGSEGV)
+                poll(lambda: (children(p.proc.pid) - {child}) or None, "a new worker process")
+            dead = poll(lambda: p.cli("dlq", "list"), "the poison message in the DLQ")
+            p.s3.upload_file(small, BUCKET, "uploads/meanwhile.jpg")
+            assert len(dead) == 1 and "uploads/poison.png" in dead[0]["body"], dead
+            assert dead[0]["reason"] == f"max_receive_count ({MAX_RECEIVES}) exceeded", dead[0]
+            assert dead[0]["receive_count"] == MAX_RECEIVES, dead[0]
+            poll(lambda: renditions_made(p, "uploads/meanwhile.jpg", *SMALL), "the upload made after it")
+            assert not any("poison" in k for k in p.keys("thumbnails/")), "the poison image made a rendition"
+            assert p.proc.poll() is None
+            checks += 4
+
             _, metrics = p.get("/metrics")
-            assert "thumbpipe_worker_process_restarts_total 1" in metrics, \
+            restarts = 1 + MAX_RECEIVES
+            assert f"thumbpipe_worker_process_restarts_total {restarts}" in metrics, \
                 [line for line in metrics.splitlines() if "restarts" in line]
             checks += 1
 
+            last = one_child(p)
             assert p.stop() == 0, "serve's exit code after SIGTERM"
-            poll(lambda: not alive(second), "the worker process to stop with serve")
+            poll(lambda: not alive(last), "the worker process to stop with serve")
             assert "worker process stopped" in p.output()
             checks += 2
 
