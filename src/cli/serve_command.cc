@@ -186,6 +186,10 @@ int RunServe(const ServeFlags& flags) {
       process_options.args.push_back(std::filesystem::absolute(flags.config_path).string());
     }
     process_options.stop_grace = cfg.worker.shutdown_grace;
+    process_options.on_death = [&queue, &cfg](const std::vector<HeldMessage>& held, const std::string& how) {
+      SettleHeldMessages(*queue, held, how, cfg.queue.max_receive_count,
+                         /*receipts_portable=*/!cfg.queue.url.starts_with("amqp"));
+    };
     worker_process = std::make_unique<WorkerProcess>(std::move(process_options));
   }
   std::unique_ptr<pipeline::Worker> worker;

@@ -29,6 +29,7 @@ struct WorkerFlags {
   std::string config_path;
   int workers = -1;  // -1 = worker.concurrency
   std::string metrics_listen;  // overrides worker.metrics_listen; "off" = none; port 0 = any free port
+  int report_fd = -1;          // serve's worker.isolation = process: where to report jobs (worker_process.h)
 };
 
 int RunWorker(const WorkerFlags& flags) {
@@ -54,7 +55,9 @@ int RunWorker(const WorkerFlags& flags) {
   if (!opened_queue.ok()) return ReportStartupError(opened_queue.status());
   std::unique_ptr<queue::Queue> queue = std::move(opened_queue).value();
 
-  auto made = MakeWorkerPool(cfg, workers, *store, *queue);
+  std::optional<JobReporter> reporter;
+  if (flags.report_fd >= 0) reporter.emplace(flags.report_fd);
+  auto made = MakeWorkerPool(cfg, workers, *store, *queue, reporter);
   if (!made.ok()) return ReportStartupError(made.status());
   std::unique_ptr<pipeline::Worker> worker = std::move(made).value();
   worker->Start();
@@ -113,6 +116,9 @@ void AddWorkerCommand(CLI::App& app, CommandRun* run) {
   cmd->add_option("--metrics-listen", flags->metrics_listen,
                   "host:port for /metrics, /healthz, /readyz, overriding worker.metrics_listen "
                   "(port 0 = any free port; off = none)");
+  // Set by serve for the child it supervises; not for people (no group: not in --help).
+  cmd->add_option("--report-fd", flags->report_fd, "fd on which to report job starts and ends to serve")
+      ->group("");
   cmd->callback([run, flags] { *run = [flags] { return RunWorker(*flags); }; });
 }
 

@@ -1,5 +1,7 @@
 #include "cli/worker_process.h"
 
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -7,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
 #include "common/logging.h"
@@ -20,6 +23,60 @@ using SteadyClock = std::chrono::steady_clock;
 // Beyond stop_grace: the child's own shutdown (release the messages it did not finish, close
 // the queue) after its jobs' grace has run out.
 constexpr Duration kStopMargin = std::chrono::seconds(5);
+// A report line longer than this is not one the child writes: dropped, so that nothing a
+// child sends can grow serve's memory.
+constexpr size_t kMaxReportLine = PIPE_BUF;
+
+bool Reportable(const std::string& field) {
+  return !field.empty() && std::none_of(field.begin(), field.end(), [](char c) {
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+  });
+}
+
+// One line of the child's report into `held` (by receipt); anything malformed is ignored.
+void ApplyReportLine(std::string_view line, std::map<std::string, HeldMessage>* held) {
+  if (line.starts_with("E ")) {
+    held->erase(std::string(line.substr(2)));
+    return;
+  }
+  if (!line.starts_with("S ")) return;
+  line.remove_prefix(2);
+  const size_t a = line.find(' ');
+  const size_t b = a == std::string_view::npos ? a : line.find(' ', a + 1);
+  if (b == std::string_view::npos || line.find(' ', b + 1) != std::string_view::npos) return;
+  HeldMessage m;
+  for (char c : line.substr(0, a)) {
+    if (c < '0' || c > '9' || m.receive_count > 100'000) return;
+    m.receive_count = m.receive_count * 10 + (c - '0');
+  }
+  m.id = std::string(line.substr(a + 1, b - a - 1));
+  m.receipt = std::string(line.substr(b + 1));
+  if (m.receipt.empty()) return;
+  (*held)[m.receipt] = std::move(m);
+}
+
+// Reads a child's report pipe to its end (the child's exit closes it); returns the messages
+// whose jobs started and did not finish.
+std::vector<HeldMessage> FollowReport(int report_fd) {
+  std::map<std::string, HeldMessage> held;
+  std::string pending;
+  char chunk[4096];
+  for (;;) {
+    const ssize_t n = read(report_fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // 0: every copy of the write end is closed, i.e. the child is gone
+    pending.append(chunk, static_cast<size_t>(n));
+    size_t start = 0;
+    for (size_t end; (end = pending.find('\n', start)) != std::string::npos; start = end + 1) {
+      ApplyReportLine(std::string_view(pending).substr(start, end - start), &held);
+    }
+    pending.erase(0, start);
+    if (pending.size() > kMaxReportLine) pending.clear();
+  }
+  std::vector<HeldMessage> out;
+  for (auto& [receipt, m] : held) out.push_back(std::move(m));
+  return out;
+}
 
 metrics::Counter& RestartsCounter() {
   static metrics::Counter& counter = metrics::DefaultRegistry().GetCounter(
@@ -41,6 +98,47 @@ std::string DescribeExit(int wait_status) {
   return "ended with wait status " + std::to_string(wait_status);
 }
 
+JobReporter::JobReporter(int fd) : fd_(fd) {
+  // serve gone means this process gets SIGTERM (PR_SET_PDEATHSIG); a report written in the
+  // meantime must fail with EPIPE, not end the process.
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+void JobReporter::Started(const queue::Message& m) const {
+  if (Reportable(m.id) && Reportable(m.receipt)) {
+    Write("S " + std::to_string(m.receive_count) + " " + m.id + " " + m.receipt + "\n");
+  }
+}
+
+void JobReporter::Finished(const queue::Message& m) const {
+  if (Reportable(m.id) && Reportable(m.receipt)) Write("E " + m.receipt + "\n");
+}
+
+void JobReporter::Write(const std::string& line) const {
+  if (line.size() > kMaxReportLine) return;  // not atomic: could interleave with another job's
+  while (write(fd_, line.data(), line.size()) < 0 && errno == EINTR) {
+  }
+}
+
+void SettleHeldMessages(queue::Queue& queue, const std::vector<HeldMessage>& held, const std::string& how,
+                        int max_receive_count, bool receipts_portable) {
+  for (const HeldMessage& m : held) {
+    if (!receipts_portable) {
+      LogWarn("message held by a dead worker process; the broker requeues it",
+              {{"message_id", m.id}, {"receive_count", m.receive_count}});
+      continue;
+    }
+    const std::string reason = "worker process " + how + " while making this message's renditions (receive " +
+                               std::to_string(m.receive_count) + " of " + std::to_string(max_receive_count) + ")";
+    const bool last = m.receive_count >= max_receive_count;
+    const Status done = last ? queue.DeadLetter(m.receipt, reason) : queue.ChangeVisibility(m.receipt, Duration{0});
+    // A stale receipt: the message was finished (or released) after all; nothing to do.
+    LogWarn(last ? "message of a dead worker process dead-lettered" : "message of a dead worker process released",
+            {{"message_id", m.id}, {"receive_count", m.receive_count}, {"reason", reason},
+             {"result", done.ok() ? "ok" : done.ToString()}});
+  }
+}
+
 WorkerProcess::WorkerProcess(WorkerProcessOptions options) : options_(std::move(options)) {}
 
 WorkerProcess::~WorkerProcess() { Stop(); }
@@ -58,22 +156,39 @@ Status WorkerProcess::Start() {
 Status WorkerProcess::Spawn() {
   std::vector<std::string> storage = {"thumbpipe"};
   storage.insert(storage.end(), options_.args.begin(), options_.args.end());
+  storage.insert(storage.end(), {"--report-fd", std::to_string(kJobReportFd)});
   std::vector<char*> argv;
   for (std::string& arg : storage) argv.push_back(arg.data());
   argv.push_back(nullptr);
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) return Status::IOError(std::string("pipe: ") + std::strerror(errno));
   const pid_t parent = getpid();
   const pid_t pid = fork();
-  if (pid < 0) return Status::IOError(std::string("fork: ") + std::strerror(errno));
+  if (pid < 0) {
+    const int error = errno;
+    close(report[0]);
+    close(report[1]);
+    return Status::IOError(std::string("fork: ") + std::strerror(error));
+  }
   if (pid == 0) {
     // The child of a threaded process: only async-signal-safe calls until exec. The signal
     // mask stays as serve set it (SIGTERM and SIGINT blocked): the worker blocks them too and
     // takes them with sigwait, so a SIGTERM that arrives before it gets there waits for it.
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) _exit(1);  // serve died before prctl took effect
-    close_range(3, ~0U, 0);             // none of serve's sockets and files in the worker
+    // The report pipe's write end becomes fd 3, open across exec; none of serve's other
+    // sockets and files reach the worker.
+    if (report[1] == kJobReportFd) {
+      fcntl(kJobReportFd, F_SETFD, 0);
+    } else if (dup2(report[1], kJobReportFd) < 0) {
+      _exit(126);
+    }
+    close_range(kJobReportFd + 1, ~0U, 0);
     execv("/proc/self/exe", argv.data());
     _exit(127);
   }
+  close(report[1]);  // the child's now: the pipe ends (read returns 0) when the child does
+  report_fd_ = report[0];
   pid_ = pid;
   LogInfo("worker process started", {{"pid", pid}});
   return Status::Ok();
@@ -88,15 +203,19 @@ void WorkerProcess::Watch() {
                                                  {"retry_in", FormatDuration(backoff)}});
     } else {
       const pid_t pid = pid_;
+      const int report_fd = report_fd_;
       const auto started = SteadyClock::now();
       lock.unlock();
+      const std::vector<HeldMessage> held = FollowReport(report_fd);
       // Waited for without reaping it first (WNOWAIT): until pid_ is cleared below, Stop may
       // still signal that pid, which must not yet be free for another process to take.
       siginfo_t info{};
       while (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
       }
+      close(report_fd);
       lock.lock();
       pid_ = 0;
+      report_fd_ = -1;
       int status = 0;
       pid_t reaped;
       do {
@@ -108,12 +227,18 @@ void WorkerProcess::Watch() {
         break;
       }
       if (SteadyClock::now() - started >= options_.healthy_after) backoff = options_.first_backoff;
+      const std::string how = reaped < 0 ? std::string("ended, how unknown (waitpid failed)") : DescribeExit(status);
+      std::vector<std::string> ids;
+      for (const HeldMessage& m : held) ids.push_back(m.id);
       LogError("worker process died; starting another",
-               {{"pid", pid},
-                {"how", reaped < 0 ? std::string("unknown (waitpid failed)") : DescribeExit(status)},
-                {"restart_in", FormatDuration(backoff)}});
+               {{"pid", pid}, {"how", how}, {"held_messages", ids}, {"restart_in", FormatDuration(backoff)}});
       RestartsCounter().Inc();
       ++restarts_;
+      if (options_.on_death && !held.empty()) {
+        lock.unlock();
+        options_.on_death(held, how);
+        lock.lock();
+      }
     }
     changed_.wait_for(lock, backoff, [this] { return stopping_; });
     backoff = std::min(backoff * 2, options_.max_backoff);

@@ -13,11 +13,20 @@
 // one serve is a supported layout), reads the same config file and inherits the environment,
 // so it runs exactly the configuration serve runs. It gets SIGTERM if serve itself dies
 // (PR_SET_PDEATHSIG), so a killed serve leaves no worker behind.
+//
+// The child tells serve which messages its jobs hold, one line per job start and end on a
+// pipe (JobReporter, fd 3 of the child). So when it dies serve knows what it was doing: it
+// hands those messages to on_death, which serve uses to make them visible again at once, or
+// to dead-letter one on its last allowed receive with the death as the reason ("worker
+// process killed by signal 11 (SIGSEGV) ..."), instead of leaving them hidden until their
+// visibility runs out and then in the DLQ as "max_receive_count exceeded".
 #pragma once
 
 #include <sys/types.h>
 
 #include <condition_variable>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -25,8 +34,35 @@
 
 #include "common/duration.h"
 #include "common/status.h"
+#include "queue/queue.h"
 
 namespace thumbpipe::cli {
+
+// The fd on which a child reports its jobs (WorkerProcess passes it; `worker --report-fd`).
+inline constexpr int kJobReportFd = 3;
+
+// A message a child's job held when the child died.
+struct HeldMessage {
+  std::string id;
+  std::string receipt;
+  int receive_count = 0;
+};
+
+// The child's side of the report: one line per job start ("S <receive count> <id> <receipt>")
+// and end ("E <receipt>"), each one write(2) of under PIPE_BUF bytes, so the lines of
+// concurrent jobs never interleave. A message whose id or receipt has whitespace in it, or
+// that is too long for one atomic write, goes unreported (serve then only sees it come back
+// after its visibility timeout, as before).
+class JobReporter {
+ public:
+  explicit JobReporter(int fd);
+  void Started(const queue::Message& m) const;
+  void Finished(const queue::Message& m) const;
+
+ private:
+  void Write(const std::string& line) const;
+  int fd_;
+};
 
 struct WorkerProcessOptions {
   // The child's arguments after the program name, e.g. {"worker", "--config", "F"}. The
@@ -41,6 +77,9 @@ struct WorkerProcessOptions {
   Duration first_backoff = std::chrono::seconds(1);
   Duration max_backoff = std::chrono::seconds(30);
   Duration healthy_after = std::chrono::seconds(60);
+  // Called on the watcher thread after a child died (not when Stop stopped it), with the
+  // messages its jobs had started and not finished and how it died (DescribeExit).
+  std::function<void(const std::vector<HeldMessage>&, const std::string& how)> on_death;
 };
 
 class WorkerProcess {
@@ -67,6 +106,7 @@ class WorkerProcess {
   mutable std::mutex mu_;
   std::condition_variable changed_;  // a child exited, or stopping_ was set
   pid_t pid_ = 0;                    // protected by mu_
+  int report_fd_ = -1;               // the read end of the running child's report pipe
   bool stopping_ = false;            // protected by mu_
   bool watching_ = false;            // protected by mu_: Watch has not returned yet
   int restarts_ = 0;                 // protected by mu_
@@ -75,5 +115,13 @@ class WorkerProcess {
 
 // "killed by signal 11 (SIGSEGV)", "exited with status 3": a waitpid status for the log.
 std::string DescribeExit(int wait_status);
+
+// What serve does with the messages a dead child held (WorkerProcessOptions::on_death):
+// each is made visible again at once, or dead-lettered with the death as its reason when it
+// was on its last allowed receive (max_receive_count), as a worker does with a job that
+// failed. Receipts of one AMQP channel mean nothing on another: with `receipts_portable`
+// false (amqp://) nothing is done here; the broker requeues a dead consumer's messages itself.
+void SettleHeldMessages(queue::Queue& queue, const std::vector<HeldMessage>& held, const std::string& how,
+                        int max_receive_count, bool receipts_portable);
 
 }  // namespace thumbpipe::cli

@@ -22,7 +22,8 @@ struct JobParts {
 
 Result<std::unique_ptr<pipeline::Worker>> MakeWorkerPool(const config::Config& config, int workers,
                                                          std::shared_ptr<store::ObjectStore> store,
-                                                         queue::Queue& queue) {
+                                                         queue::Queue& queue,
+                                                         std::optional<JobReporter> reporter) {
   pipeline::WorkerOptions options = pipeline::WorkerOptionsFrom(config);
   options.concurrency = std::max(1, workers);
   auto parts = std::make_shared<JobParts>();
@@ -30,7 +31,13 @@ Result<std::unique_ptr<pipeline::Worker>> MakeWorkerPool(const config::Config& c
   THUMBPIPE_ASSIGN_OR_RETURN(parts->engine, MakeEngine(config));
   parts->store = std::move(store);
   parts->job = std::make_unique<pipeline::Job>(parts->config, *parts->store, *parts->engine);
-  pipeline::Processor processor = [parts](const queue::Message& m) { return parts->job->Run(m); };
+  pipeline::Processor processor = [parts, reporter](const queue::Message& m) {
+    if (!reporter) return parts->job->Run(m);
+    reporter->Started(m);
+    pipeline::JobReport report = parts->job->Run(m);
+    reporter->Finished(m);
+    return report;
+  };
   return std::make_unique<pipeline::Worker>(options, queue, std::move(processor));
 }
 

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "cli/worker_process.h"
 #include "common/result.h"
 #include "config/config.h"
 #include "pipeline/worker.h"
@@ -15,10 +17,13 @@ namespace thumbpipe::cli {
 
 // `workers` jobs at once (>= 1). The processor owns the engine, the job settings and a share
 // of the store, so that a job still running after Worker::Stop's grace period (abandoned,
-// its message released) never touches freed memory. `queue` must outlive the Worker.
+// its message released) never touches freed memory. `queue` must outlive the Worker. With a
+// `reporter` (a `worker` under serve's worker.isolation = process), each job's start and end
+// are reported to serve.
 Result<std::unique_ptr<pipeline::Worker>> MakeWorkerPool(const config::Config& config, int workers,
                                                          std::shared_ptr<store::ObjectStore> store,
-                                                         queue::Queue& queue);
+                                                         queue::Queue& queue,
+                                                         std::optional<JobReporter> reporter = std::nullopt);
 
 // "1 job at once", "4 jobs at once": how the startup blocks state the pool's size.
 std::string JobsAtOnce(int workers);

@@ -4,18 +4,20 @@
 with SIGSEGV (what a codec crashing on a hostile file does to its process) while it holds a
 message. Then:
   - serve keeps running and answering S3 (ListBuckets, an upload) and /healthz;
-  - serve logs how the child died, counts it in thumbpipe_worker_process_restarts_total, and
-    a new child takes over;
-  - the dead child's message comes back after its visibility timeout and is made, on its
-    second receive; a later upload is made too;
-  - a message whose every receive kills its child reaches the DLQ after max_receive_count
-    (catalogue item 34), and the next upload is made;
+  - serve logs how the child died and which message it held, counts it in
+    thumbpipe_worker_process_restarts_total, and a new child takes over;
+  - the dead child's message is visible again at once (the visibility timeout here is 10
+    minutes, longer than any wait of this test) and made on its second receive; a later
+    upload is made too;
+  - a message whose every receive kills its child reaches the DLQ on its last allowed receive
+    (catalogue item 34) with the death as its reason, and the next upload is made;
   - SIGTERM stops serve with exit 0 and takes the child with it;
   - kill -9 of serve does not leave the child running (PR_SET_PDEATHSIG);
   - with worker.isolation = "thread" (the default) serve starts no child.
 
 Usage: worker_isolation_test.py PATH/TO/thumbpipe
 """
+import json
 import os
 import resource
 import signal
@@ -80,7 +82,7 @@ def main():
         small = os.path.join(tmp, "small.jpg")
         make_image(small, *SMALL, "convert")
         sections = {"worker": {"isolation": "process", "metrics_listen": f"127.0.0.1:{free_port()}", "wait": "1s"},
-                    "queue": {"visibility_timeout": "3s", "max_receive_count": MAX_RECEIVES}}
+                    "queue": {"visibility_timeout": "10m", "max_receive_count": MAX_RECEIVES}}
         p = Pipeline(thumbpipe, tmp, workers=1, sections=sections)
         procs = [p.proc]
         try:
@@ -98,8 +100,9 @@ def main():
             assert status == 200, f"/healthz answered {status} after the worker process died"
             assert BUCKET in [b["Name"] for b in p.s3.list_buckets()["Buckets"]]
             checks += 3
-            died = [line for line in p.output().splitlines() if "worker process died" in line]
-            assert len(died) == 1 and "SIGSEGV" in died[0], f"serve's log of the death: {died}"
+            died = [json.loads(line) for line in p.output().splitlines() if "worker process died" in line]
+            assert len(died) == 1 and "SIGSEGV" in died[0]["how"], f"serve's log of the death: {died}"
+            assert len(died[0]["held_messages"]) == 1, died
             checks += 1
 
             # The dead child's message, on its second receive (the first died with the child).
@@ -126,7 +129,8 @@ def main():
             dead = poll(lambda: p.cli("dlq", "list"), "the poison message in the DLQ")
             p.s3.upload_file(small, BUCKET, "uploads/meanwhile.jpg")
             assert len(dead) == 1 and "uploads/poison.png" in dead[0]["body"], dead
-            assert dead[0]["reason"] == f"max_receive_count ({MAX_RECEIVES}) exceeded", dead[0]
+            assert dead[0]["reason"] == ("worker process killed by signal 11 (SIGSEGV) while making this "
+                                         f"message's renditions (receive {MAX_RECEIVES} of {MAX_RECEIVES})"), dead[0]
             assert dead[0]["receive_count"] == MAX_RECEIVES, dead[0]
             poll(lambda: renditions_made(p, "uploads/meanwhile.jpg", *SMALL), "the upload made after it")
             assert not any("poison" in k for k in p.keys("thumbnails/")), "the poison image made a rendition"
