@@ -160,6 +160,7 @@ Status WorkerProcess::Spawn() {
   std::vector<char*> argv;
   for (std::string& arg : storage) argv.push_back(arg.data());
   argv.push_back(nullptr);
+  const char* program = options_.program.empty() ? "/proc/self/exe" : options_.program.c_str();
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) return Status::IOError(std::string("pipe: ") + std::strerror(errno));
   const pid_t parent = getpid();
@@ -184,7 +185,7 @@ Status WorkerProcess::Spawn() {
       _exit(126);
     }
     close_range(kJobReportFd + 1, ~0U, 0);
-    execv("/proc/self/exe", argv.data());
+    execv(program, argv.data());
     _exit(127);
   }
   close(report[1]);  // the child's now: the pipe ends (read returns 0) when the child does

@@ -65,9 +65,12 @@ class JobReporter {
 };
 
 struct WorkerProcessOptions {
-  // The child's arguments after the program name, e.g. {"worker", "--config", "F"}. The
-  // program is this process's own executable (/proc/self/exe: the same build as serve,
-  // even when the file on disk has been replaced by an upgrade since).
+  // The program; empty = this process's own executable (/proc/self/exe: the same build as
+  // serve, even when the file on disk has been replaced by an upgrade since). Tests run a
+  // shell script instead.
+  std::string program;
+  // The child's arguments after the program name, e.g. {"worker", "--config", "F"}; Spawn
+  // adds "--report-fd 3".
   std::vector<std::string> args;
   // How long Stop waits for the child to finish its jobs after SIGTERM before SIGKILL.
   Duration stop_grace = std::chrono::seconds(30);

@@ -1,0 +1,121 @@
+// WorkerProcess with /bin/sh scripts as the child: what a dead child held reaches on_death,
+// malformed report lines are ignored, restarts are counted, Stop ends the child without
+// reporting it as a death.
+#include "cli/worker_process.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace thumbpipe::cli {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Field;
+using ::testing::AllOf;
+
+constexpr auto kDeadline = std::chrono::seconds(60);
+
+struct Deaths {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::pair<std::vector<HeldMessage>, std::string>> seen;
+
+  void Add(const std::vector<HeldMessage>& held, const std::string& how) {
+    std::scoped_lock lock(mu);
+    seen.emplace_back(held, how);
+    cv.notify_all();
+  }
+  bool WaitFor(size_t n) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, kDeadline, [&] { return seen.size() >= n; });
+  }
+};
+
+WorkerProcessOptions Script(const std::string& script, Deaths* deaths) {
+  WorkerProcessOptions o;
+  o.program = "/bin/sh";
+  o.args = {"-c", script};  // Spawn's "--report-fd 3" become $0 and $1: unused
+  o.first_backoff = std::chrono::milliseconds(10);
+  o.max_backoff = std::chrono::milliseconds(50);
+  o.stop_grace = std::chrono::seconds(10);
+  if (deaths != nullptr) {
+    o.on_death = [deaths](const std::vector<HeldMessage>& held, const std::string& how) { deaths->Add(held, how); };
+  }
+  return o;
+}
+
+auto Held(const std::string& id, const std::string& receipt, int receive_count) {
+  return AllOf(Field(&HeldMessage::id, id), Field(&HeldMessage::receipt, receipt),
+               Field(&HeldMessage::receive_count, receive_count));
+}
+
+TEST(WorkerProcessTest, ADeadChildsUnfinishedJobsReachOnDeath) {
+  Deaths deaths;
+  // Three jobs start, one ends; garbage lines in between; then the child segfaults.
+  WorkerProcess process(Script("echo 'S 1 m-1 r-1' >&3; echo 'S 2 m-2 r-2' >&3; echo 'E r-1' >&3; "
+                               "echo 'garbage' >&3; echo 'S x m-9 r-9' >&3; echo 'S 1 m-3' >&3; "
+                               "echo 'S 3 m-4 r-4' >&3; kill -SEGV $$",
+                               &deaths));
+  ASSERT_TRUE(process.Start().ok());
+  ASSERT_TRUE(deaths.WaitFor(2));  // and it is started again after each death
+  process.Stop();
+  std::scoped_lock lock(deaths.mu);
+  EXPECT_THAT(deaths.seen[0].first, ElementsAre(Held("m-2", "r-2", 2), Held("m-4", "r-4", 3)));
+  EXPECT_EQ(deaths.seen[0].second, "killed by signal 11 (SIGSEGV)");
+  EXPECT_GE(process.restarts(), 2);
+  EXPECT_EQ(process.pid(), 0);
+}
+
+TEST(WorkerProcessTest, AChildThatHeldNothingIsRestartedWithoutOnDeath) {
+  Deaths deaths;
+  WorkerProcess process(Script("exit 3", &deaths));
+  ASSERT_TRUE(process.Start().ok());
+  const auto end = std::chrono::steady_clock::now() + kDeadline;
+  while (process.restarts() < 3 && std::chrono::steady_clock::now() < end) {
+    std::unique_lock lock(deaths.mu);
+    deaths.cv.wait_for(lock, std::chrono::milliseconds(10));  // polling the counter, not a sleep to sync
+  }
+  process.Stop();
+  EXPECT_GE(process.restarts(), 3);
+  std::scoped_lock lock(deaths.mu);
+  EXPECT_TRUE(deaths.seen.empty());
+}
+
+TEST(WorkerProcessTest, StopEndsTheChildWithSigtermAndIsNotADeath) {
+  Deaths deaths;
+  // The child holds a job and waits for SIGTERM, as a worker does; the pid file says it runs.
+  const std::string ready = ::testing::TempDir() + "worker_process_ready";
+  std::remove(ready.c_str());
+  WorkerProcess process(Script("trap 'exit 0' TERM; echo 'S 1 m-1 r-1' >&3; echo $$ > " + ready +
+                                   "; while :; do sleep 0.05; done",
+                               &deaths));
+  ASSERT_TRUE(process.Start().ok());
+  const auto end = std::chrono::steady_clock::now() + kDeadline;
+  while (access(ready.c_str(), F_OK) != 0 && std::chrono::steady_clock::now() < end) {
+    std::unique_lock lock(deaths.mu);
+    deaths.cv.wait_for(lock, std::chrono::milliseconds(10));  // polling for the file
+  }
+  ASSERT_EQ(access(ready.c_str(), F_OK), 0);
+  process.Stop();
+  EXPECT_EQ(process.pid(), 0);
+  EXPECT_EQ(process.restarts(), 0);
+  std::scoped_lock lock(deaths.mu);
+  EXPECT_TRUE(deaths.seen.empty());
+  std::remove(ready.c_str());
+}
+
+TEST(DescribeExitTest, SignalsAndStatuses) {
+  EXPECT_EQ(DescribeExit(SIGABRT), "killed by signal 6 (SIGABRT)");
+  EXPECT_EQ(DescribeExit(3 << 8), "exited with status 3");
+}
+
+}  // namespace
+}  // namespace thumbpipe::cli
