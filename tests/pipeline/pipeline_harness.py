@@ -57,6 +57,28 @@ def kill_all(procs):
             proc.wait()
 
 
+def children(pid):
+    """PIDs of the live (not zombie) children of `pid` (serve's worker process under
+    worker.isolation = process); empty when `pid` is gone."""
+    found = set()
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                found.update(int(c) for c in f.read().split())
+    except FileNotFoundError:
+        return set()
+    return {c for c in found if alive(c)}
+
+
+def alive(pid):
+    """Running: /proc has it and it is not a zombie waiting for its parent to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def make_image(path, width, height, tool, seed=0):
     """A test image: "vips" a flat grey (cheap), "convert" a plasma fractal (photo-like;
     `seed` makes it differ from its siblings)."""

@@ -25,8 +25,8 @@ import socket
 import sys
 import tempfile
 
-from pipeline_harness import (BUCKET, Pipeline, default_renditions, job_lines, kill_all, make_image, poll,
-                              print_log_tails)
+from pipeline_harness import (BUCKET, Pipeline, alive, children, default_renditions, job_lines, kill_all,
+                              make_image, poll, print_log_tails)
 
 SLOW = (9000, 9000)  # a PNG has no shrink-on-load: its whole 81 MP decode keeps the job busy
 SMALL = (1200, 800)
@@ -38,27 +38,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def children(pid):
-    """PIDs of the live (not zombie) children of `pid`."""
-    found = set()
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                found.update(int(c) for c in f.read().split())
-    except FileNotFoundError:
-        return set()
-    return {c for c in found if alive(c)}
-
-
-def alive(pid):
-    """Running: /proc has it and it is not a zombie waiting for its parent to reap it."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def one_child(p):
