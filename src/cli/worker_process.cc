@@ -235,7 +235,10 @@ void WorkerProcess::Watch() {
                {{"pid", pid}, {"how", how}, {"held_messages", ids}, {"restart_in", FormatDuration(backoff)}});
       RestartsCounter().Inc();
       ++restarts_;
-      if (options_.on_death && !held.empty()) {
+      // A child that exited 0 stopped gracefully (someone sent it SIGTERM) and released what
+      // it had not finished itself; a last receive must not be dead-lettered for that.
+      const bool graceful = reaped >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      if (options_.on_death && !held.empty() && !graceful) {
         lock.unlock();
         options_.on_death(held, how);
         lock.lock();

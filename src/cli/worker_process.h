@@ -80,7 +80,8 @@ struct WorkerProcessOptions {
   Duration first_backoff = std::chrono::seconds(1);
   Duration max_backoff = std::chrono::seconds(30);
   Duration healthy_after = std::chrono::seconds(60);
-  // Called on the watcher thread after a child died (not when Stop stopped it), with the
+  // Called on the watcher thread after a child died (not when Stop stopped it, nor when it
+  // exited 0 after a SIGTERM from elsewhere: it released its messages itself), with the
   // messages its jobs had started and not finished and how it died (DescribeExit).
   std::function<void(const std::vector<HeldMessage>&, const std::string& how)> on_death;
 };

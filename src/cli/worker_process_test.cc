@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -38,6 +39,15 @@ struct Deaths {
     return cv.wait_for(lock, kDeadline, [&] { return seen.size() >= n; });
   }
 };
+
+// Polls `done` every 10 ms (what is waited for has no notification) until kDeadline.
+template <typename Done>
+void WaitUntil(Done done) {
+  const auto end = std::chrono::steady_clock::now() + kDeadline;
+  while (!done() && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
 
 WorkerProcessOptions Script(const std::string& script, Deaths* deaths) {
   WorkerProcessOptions o;
@@ -78,13 +88,21 @@ TEST(WorkerProcessTest, AChildThatHeldNothingIsRestartedWithoutOnDeath) {
   Deaths deaths;
   WorkerProcess process(Script("exit 3", &deaths));
   ASSERT_TRUE(process.Start().ok());
-  const auto end = std::chrono::steady_clock::now() + kDeadline;
-  while (process.restarts() < 3 && std::chrono::steady_clock::now() < end) {
-    std::unique_lock lock(deaths.mu);
-    deaths.cv.wait_for(lock, std::chrono::milliseconds(10));  // polling the counter, not a sleep to sync
-  }
+  WaitUntil([&] { return process.restarts() >= 3; });
   process.Stop();
   EXPECT_GE(process.restarts(), 3);
+  std::scoped_lock lock(deaths.mu);
+  EXPECT_TRUE(deaths.seen.empty());
+}
+
+TEST(WorkerProcessTest, AChildThatExitedCleanlyReleasedItsOwnMessages) {
+  // Exit 0 is a worker's graceful stop (SIGTERM from someone else): restarted, not settled.
+  Deaths deaths;
+  WorkerProcess process(Script("echo 'S 3 m-1 r-1' >&3; exit 0", &deaths));
+  ASSERT_TRUE(process.Start().ok());
+  WaitUntil([&] { return process.restarts() >= 2; });
+  process.Stop();
+  EXPECT_GE(process.restarts(), 2);
   std::scoped_lock lock(deaths.mu);
   EXPECT_TRUE(deaths.seen.empty());
 }
@@ -98,11 +116,7 @@ TEST(WorkerProcessTest, StopEndsTheChildWithSigtermAndIsNotADeath) {
                                    "; while :; do sleep 0.05; done",
                                &deaths));
   ASSERT_TRUE(process.Start().ok());
-  const auto end = std::chrono::steady_clock::now() + kDeadline;
-  while (access(ready.c_str(), F_OK) != 0 && std::chrono::steady_clock::now() < end) {
-    std::unique_lock lock(deaths.mu);
-    deaths.cv.wait_for(lock, std::chrono::milliseconds(10));  // polling for the file
-  }
+  WaitUntil([&] { return access(ready.c_str(), F_OK) == 0; });
   ASSERT_EQ(access(ready.c_str(), F_OK), 0);
   process.Stop();
   EXPECT_EQ(process.pid(), 0);
