@@ -84,27 +84,25 @@ TEST(WorkerProcessTest, ADeadChildsUnfinishedJobsReachOnDeath) {
   EXPECT_EQ(process.pid(), 0);
 }
 
-TEST(WorkerProcessTest, AChildThatHeldNothingIsRestartedWithoutOnDeath) {
+// A child that `script` ends is started again, and on_death is never called.
+void ExpectRestartsWithoutOnDeath(const std::string& script) {
   Deaths deaths;
-  WorkerProcess process(Script("exit 3", &deaths));
-  ASSERT_TRUE(process.Start().ok());
-  WaitUntil([&] { return process.restarts() >= 3; });
-  process.Stop();
-  EXPECT_GE(process.restarts(), 3);
-  std::scoped_lock lock(deaths.mu);
-  EXPECT_TRUE(deaths.seen.empty());
-}
-
-TEST(WorkerProcessTest, AChildThatExitedCleanlyReleasedItsOwnMessages) {
-  // Exit 0 is a worker's graceful stop (SIGTERM from someone else): restarted, not settled.
-  Deaths deaths;
-  WorkerProcess process(Script("echo 'S 3 m-1 r-1' >&3; exit 0", &deaths));
+  WorkerProcess process(Script(script, &deaths));
   ASSERT_TRUE(process.Start().ok());
   WaitUntil([&] { return process.restarts() >= 2; });
   process.Stop();
   EXPECT_GE(process.restarts(), 2);
   std::scoped_lock lock(deaths.mu);
   EXPECT_TRUE(deaths.seen.empty());
+}
+
+TEST(WorkerProcessTest, AChildThatHeldNothingIsRestartedWithoutOnDeath) {
+  ExpectRestartsWithoutOnDeath("exit 3");
+}
+
+TEST(WorkerProcessTest, AChildThatExitedCleanlyReleasedItsOwnMessages) {
+  // Exit 0 is a worker's graceful stop (SIGTERM from someone else): restarted, not settled.
+  ExpectRestartsWithoutOnDeath("echo 'S 3 m-1 r-1' >&3; exit 0");
 }
 
 TEST(WorkerProcessTest, StopEndsTheChildWithSigtermAndIsNotADeath) {
