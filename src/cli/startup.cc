@@ -40,14 +40,17 @@ queue::SqliteQueueOptions ConfiguredQueueSettings(const config::Config& config) 
   return settings;
 }
 
-Result<std::unique_ptr<queue::Queue>> OpenConfiguredQueue(const config::Config& config, int consumer_capacity) {
+Result<std::unique_ptr<queue::Queue>> OpenConfiguredQueue(const config::Config& config, int consumer_capacity,
+                                                          bool consumer_beside_sender) {
   // An sqs:// queue signs with the AWS credential chain; the config file's first
   // [[credentials]] entry comes last in it (the key a remote worker shares with `serve`).
   std::optional<sigv4::Credentials> fallback;
   if (!config.credentials.empty()) {
     fallback = sigv4::Credentials{config.credentials.front().access_key, config.credentials.front().secret_key, std::nullopt};
   }
-  return queue::OpenQueue(config.queue.url, ConfiguredQueueSettings(config), fallback, consumer_capacity);
+  queue::SqliteQueueOptions settings = ConfiguredQueueSettings(config);
+  settings.notice_other_processes = consumer_beside_sender;
+  return queue::OpenQueue(config.queue.url, std::move(settings), fallback, consumer_capacity);
 }
 
 Result<config::HostPort> ParseListenFlag(std::string_view flag, std::string_view text) {

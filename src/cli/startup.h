@@ -27,8 +27,11 @@ Result<std::unique_ptr<image::Engine>> MakeEngine(const config::Config& config);
 queue::SqliteQueueOptions ConfiguredQueueSettings(const config::Config& config);
 // The queue of [queue]: queue.url with the section's settings. `consumer_capacity`: the jobs
 // this process runs at once from it (0 = it runs none, or receives only now and then): see
-// queue::OpenQueue.
-Result<std::unique_ptr<queue::Queue>> OpenConfiguredQueue(const config::Config& config, int consumer_capacity = 0);
+// queue::OpenQueue. `consumer_beside_sender`: this process consumes what another one sends
+// (`thumbpipe worker`); an sqlite:// queue then watches its WAL, so that long polls notice
+// that process's sends at once (SqliteQueueOptions::notice_other_processes).
+Result<std::unique_ptr<queue::Queue>> OpenConfiguredQueue(const config::Config& config, int consumer_capacity = 0,
+                                                          bool consumer_beside_sender = false);
 
 // A --listen style flag: "host:port" or "[v6]:port" where, unlike the config's addresses,
 // port 0 (any free port) is allowed, so that tests never depend on a fixed port. Errors name

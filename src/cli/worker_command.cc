@@ -51,7 +51,7 @@ int RunWorker(const WorkerFlags& flags) {
   if (!store.ok()) return ReportStartupError(store.status());
   const int workers = flags.workers > 0 ? flags.workers : pipeline::WorkerOptionsFrom(cfg).concurrency;
   // The pool holds at most `workers` messages (cli/workers.cc): the queue need push no more.
-  auto opened_queue = OpenConfiguredQueue(cfg, workers);
+  auto opened_queue = OpenConfiguredQueue(cfg, workers, /*consumer_beside_sender=*/true);
   if (!opened_queue.ok()) return ReportStartupError(opened_queue.status());
   std::unique_ptr<queue::Queue> queue = std::move(opened_queue).value();
 

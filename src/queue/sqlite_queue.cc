@@ -32,6 +32,7 @@
 #include "queue/message_rules.h"
 #include "queue/sqlite_queue_impl.h"
 #include "queue/sqlite_schema.h"
+#include "queue/sqlite_wal_watch.h"
 
 namespace thumbpipe::queue {
 namespace internal {
@@ -92,6 +93,16 @@ Status SqliteQueue::Init() {
         LogWarn("queue: checkpoint failed", {{"queue", options_.name}, {"error", error.ToString()}});
       });
   db_.SetWalHook(&sqlite::Checkpointer::OnWalCommit, checkpointer_.get());
+  if (options_.notice_other_processes) {
+    // Without it long polls still notice other processes' sends, at the next poll.
+    Result<std::unique_ptr<WalWatch>> watch = WalWatch::Start(options_.path, [this] { WakeLongPolls(); });
+    if (watch.ok()) {
+      wal_watch_ = std::move(watch).value();
+    } else {
+      LogWarn("queue: other processes' sends are noticed every cross_process_poll",
+              {{"queue", options_.name}, {"error", watch.status().ToString()}});
+    }
+  }
   return Status::Ok();
 }
 
@@ -118,6 +129,7 @@ Status SqliteQueue::OpenWalForSync() {
 }
 
 SqliteQueue::~SqliteQueue() {
+  wal_watch_.reset();  // its thread calls WakeLongPolls
   // Before the connections its pass uses, and with no commit left to call its hook.
   if (checkpointer_) db_.SetWalHook(nullptr, nullptr);
   checkpointer_.reset();
@@ -294,6 +306,22 @@ Status SqliteQueue::PruneDedup(int64_t now) {
   return prune->Run().status();
 }
 
+void SqliteQueue::WakeLongPolls() {
+  {
+    std::scoped_lock lock(notify_mu_);
+    // Counted even with no one asleep: a long poll between its probe and its wait sees the
+    // sequence moved and probes again rather than sleeping through this commit.
+    ++notify_seq_;
+    if (waiting_ == 0) return;
+  }
+  notify_cv_.notify_all();
+}
+
+int64_t SqliteQueue::waiting_long_polls() {
+  std::scoped_lock lock(notify_mu_);
+  return waiting_;
+}
+
 void SqliteQueue::Notify(int64_t messages) {
   int64_t waiting = 0;
   {
@@ -368,6 +396,11 @@ Result<std::unique_ptr<Queue>> OpenSqliteQueue(const SqliteQueueOptions& options
                                                        std::move(checkpoint_db));
   THUMBPIPE_RETURN_IF_ERROR(queue->Init());
   return std::unique_ptr<Queue>(std::move(queue));
+}
+
+int64_t GetWaitingLongPolls(Queue& queue) {
+  auto* sqlite = dynamic_cast<internal::SqliteQueue*>(&queue);
+  return sqlite == nullptr ? 0 : sqlite->waiting_long_polls();
 }
 
 SendCommitStats GetSendCommitStats(const Queue& queue) {

@@ -44,6 +44,11 @@ struct SqliteQueueOptions {
   bool durable_sends = true;
   // Longest a long poll in one process waits to notice a message sent by another process.
   Duration cross_process_poll = std::chrono::milliseconds(50);
+  // Wake long polls as soon as another process commits (an inotify watch on the WAL,
+  // sqlite_wal_watch.h), not only at the next cross_process_poll. For a consumer that runs
+  // beside the process that sends (`thumbpipe worker` beside `serve`); a process that sends
+  // to itself gains nothing from it and would run the watch's thread at every commit.
+  bool notice_other_processes = false;
   Clock* clock = &RealClock::Instance();  // not owned; must outlive the queue
 };
 
@@ -60,5 +65,9 @@ struct SendCommitStats {
   int64_t syncs = 0;    // fdatasyncs of the WAL for durable sends (durability full)
 };
 SendCommitStats GetSendCommitStats(const Queue& queue);
+
+// Long polls of this queue object waiting for a message right now (0 for other queues). For
+// tests that must know a receive is asleep before they send.
+int64_t GetWaitingLongPolls(Queue& queue);
 
 }  // namespace thumbpipe::queue

@@ -18,6 +18,7 @@
 #include "common/sqlite_checkpointer.h"
 #include "common/sqlite_handle.h"
 #include "queue/sqlite_queue.h"
+#include "queue/sqlite_wal_watch.h"
 
 namespace thumbpipe::queue {
 // The SQLite wrappers, shared with the local store's index.
@@ -97,6 +98,8 @@ class SqliteQueue final : public Queue {
   Result<std::vector<DeadMessage>> ListDead(int limit, std::string_view after_id);
   Result<int64_t> RedriveDead(std::span<const std::string> ids, double per_second);
   Result<int64_t> PurgeDead();
+
+  int64_t waiting_long_polls();  // GetWaitingLongPolls
 
   SendCommitStats commit_stats() const {
     return {sends_committed_.load(), commits_.load(), syncs_.load()};
@@ -250,6 +253,9 @@ class SqliteQueue final : public Queue {
   std::condition_variable notify_cv_;
   uint64_t notify_seq_ = 0;  // protected by notify_mu_
   int64_t waiting_ = 0;      // long polls waiting on notify_cv_; protected by notify_mu_
+  // Another process committed (notice_other_processes): every waiting long poll probes again.
+  void WakeLongPolls();
+  std::unique_ptr<WalWatch> wal_watch_;  // from Init; reset first in the destructor
 
   SqliteDeadLetters dead_letters_{*this};
 };

@@ -279,6 +279,36 @@ TEST_F(SqliteQueueTest, LongPollSeesAnotherOpenersSend) {
   EXPECT_EQ(got->front().body, "cross");
 }
 
+// notice_other_processes: the send of another queue object on the file (what another process
+// is to this one: each object wakes only its own long polls) wakes a long poll already asleep
+// at once, not at its next cross_process_poll, set here to its 5 s maximum.
+TEST_F(SqliteQueueTest, LongPollWakesAtOnceOnAnotherOpenersSendWithTheWalWatch) {
+  SqliteQueueOptions o = Options();
+  o.durable_sends = false;
+  o.cross_process_poll = seconds(5);
+  auto sender = MustOpen(o);
+  o.notice_other_processes = true;
+  auto receiver = MustOpen(o);
+  Result<std::vector<Message>> got = std::vector<Message>{};
+  std::chrono::steady_clock::duration took{};
+  std::thread t([&] { got = receiver->Receive(1, seconds(20)); });
+  // The receive must be asleep before the send, or it would find the message by its first probe.
+  const auto end = std::chrono::steady_clock::now() + seconds(60);
+  while (GetWaitingLongPolls(*receiver) == 0 && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling a gauge
+  }
+  ASSERT_EQ(GetWaitingLongPolls(*receiver), 1);
+  const auto sent = std::chrono::steady_clock::now();
+  ASSERT_TRUE(sender->Send("cross").ok());
+  t.join();
+  took = std::chrono::steady_clock::now() - sent;
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ(got->front().body, "cross");
+  // Woken by the watch; the fallback would have taken the rest of the 5 s poll.
+  EXPECT_LT(took, seconds(4));
+}
+
 TEST_F(SqliteQueueTest, LongPollEndsWhenStopIsRequested) {
   auto q = MustOpen(Options());
   std::stop_source stop;
