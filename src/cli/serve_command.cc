@@ -179,18 +179,8 @@ int RunServe(const ServeFlags& flags) {
   const bool isolated = workers > 0 && cfg.worker.isolation == config::WorkerIsolation::kProcess;
   std::unique_ptr<WorkerProcess> worker_process;
   if (isolated) {
-    WorkerProcessOptions process_options;
-    process_options.args = {"worker", "--workers", std::to_string(workers)};
-    if (!flags.config_path.empty()) {
-      process_options.args.push_back("--config");
-      process_options.args.push_back(std::filesystem::absolute(flags.config_path).string());
-    }
-    process_options.stop_grace = cfg.worker.shutdown_grace;
-    process_options.on_death = [&queue, &cfg](const std::vector<HeldMessage>& held, const std::string& how) {
-      SettleHeldMessages(*queue, held, how, cfg.queue.max_receive_count,
-                         /*receipts_portable=*/!cfg.queue.url.starts_with("amqp"));
-    };
-    worker_process = std::make_unique<WorkerProcess>(std::move(process_options));
+    worker_process =
+        std::make_unique<WorkerProcess>(ChildWorkerOptions(cfg, flags.config_path, workers, queue.get()));
   }
   std::unique_ptr<pipeline::Worker> worker;
   if (workers > 0 && !isolated) {

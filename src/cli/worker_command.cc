@@ -1,6 +1,8 @@
 // `thumbpipe worker [--config F] [--workers N] [--metrics-listen ADDR|off]`: workers only, against the configured store
 // and queue. Several worker processes can run beside one `serve --workers 0` (or beside each
 // other) on the same data directory: the queue hands each message to one of them at a time.
+// With worker.isolation = "process" the jobs run in a child that this process supervises
+// (RunSupervisor).
 //
 // SIGTERM / SIGINT: stop receiving, finish the running jobs within worker.shutdown_grace,
 // release the rest to the queue, exit 0. kill -9 loses nothing either: the messages come
@@ -32,6 +34,32 @@ struct WorkerFlags {
   int report_fd = -1;          // serve's worker.isolation = process: where to report jobs (worker_process.h)
 };
 
+// worker.isolation = "process": this process only supervises a `thumbpipe worker` child that
+// runs the jobs (cli/worker_process.h), as serve does: a decoder that crashes costs the
+// child, whose messages are released at once (or dead-lettered with the death as reason).
+int RunSupervisor(const WorkerFlags& flags, const config::Config& cfg, int workers, const sigset_t& signals) {
+  std::unique_ptr<queue::Queue> queue;  // only to settle a dead child's messages
+  if (!cfg.queue.url.starts_with("amqp")) {  // AMQP receipts mean nothing outside the child
+    auto opened = OpenConfiguredQueue(cfg);
+    if (!opened.ok()) return ReportStartupError(opened.status());
+    queue = std::move(opened).value();
+  }
+  WorkerProcessOptions options = ChildWorkerOptions(cfg, flags.config_path, workers, queue.get());
+  if (!flags.metrics_listen.empty()) options.args.insert(options.args.end(), {"--metrics-listen", flags.metrics_listen});
+  WorkerProcess child(std::move(options));
+  (void)child.Start();  // a failed fork is logged and retried
+  std::cout << "thumbpipe worker: " << JobsAtOnce(workers)
+            << " in a worker process of their own (worker.isolation = process), restarted if it dies\n"
+            << std::flush;
+  LogInfo("worker supervisor started", {{"workers", workers}});
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  LogInfo("stopping", {{"signal", signal_number}});
+  child.Stop();
+  LogInfo("stopped");
+  return 0;
+}
+
 int RunWorker(const WorkerFlags& flags) {
   const sigset_t signals = BlockStopSignals();  // before any thread starts
 
@@ -47,9 +75,13 @@ int RunWorker(const WorkerFlags& flags) {
     if (!metrics_listen.ok()) return ReportStartupError(metrics_listen.status());
   }
 
+  const int workers = flags.workers > 0 ? flags.workers : pipeline::WorkerOptionsFrom(cfg).concurrency;
+  // The child that a supervisor starts has a report fd: it runs the jobs whatever the config says.
+  if (cfg.worker.isolation == config::WorkerIsolation::kProcess && flags.report_fd < 0) {
+    return RunSupervisor(flags, cfg, workers, signals);
+  }
   auto store = OpenConfiguredStore(cfg);
   if (!store.ok()) return ReportStartupError(store.status());
-  const int workers = flags.workers > 0 ? flags.workers : pipeline::WorkerOptionsFrom(cfg).concurrency;
   // The pool holds at most `workers` messages (cli/workers.cc): the queue need push no more.
   auto opened_queue = OpenConfiguredQueue(cfg, workers, /*consumer_beside_sender=*/true);
   if (!opened_queue.ok()) return ReportStartupError(opened_queue.status());

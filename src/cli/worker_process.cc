@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 
 #include "common/logging.h"
 #include "common/metrics.h"
@@ -137,6 +138,22 @@ void SettleHeldMessages(queue::Queue& queue, const std::vector<HeldMessage>& hel
             {{"message_id", m.id}, {"receive_count", m.receive_count}, {"reason", reason},
              {"result", done.ok() ? "ok" : done.ToString()}});
   }
+}
+
+WorkerProcessOptions ChildWorkerOptions(const config::Config& config, const std::string& config_path, int workers,
+                                        queue::Queue* queue) {
+  WorkerProcessOptions o;
+  o.args = {"worker", "--workers", std::to_string(workers)};
+  if (!config_path.empty()) o.args.insert(o.args.end(), {"--config", std::filesystem::absolute(config_path).string()});
+  o.stop_grace = config.worker.shutdown_grace;
+  if (queue != nullptr) {
+    const int max_receive_count = config.queue.max_receive_count;
+    const bool portable = !config.queue.url.starts_with("amqp");
+    o.on_death = [queue, max_receive_count, portable](const std::vector<HeldMessage>& held, const std::string& how) {
+      SettleHeldMessages(*queue, held, how, max_receive_count, portable);
+    };
+  }
+  return o;
 }
 
 WorkerProcess::WorkerProcess(WorkerProcessOptions options) : options_(std::move(options)) {}

@@ -34,6 +34,7 @@
 
 #include "common/duration.h"
 #include "common/status.h"
+#include "config/config.h"
 #include "queue/queue.h"
 
 namespace thumbpipe::cli {
@@ -127,5 +128,13 @@ std::string DescribeExit(int wait_status);
 // false (amqp://) nothing is done here; the broker requeues a dead consumer's messages itself.
 void SettleHeldMessages(queue::Queue& queue, const std::vector<HeldMessage>& held, const std::string& how,
                         int max_receive_count, bool receipts_portable);
+
+// The child that `serve` and `worker` start under worker.isolation = "process": `thumbpipe
+// worker --workers N` with the same config file (`config_path`, "" = the defaults and the
+// environment, as the parent), worker.shutdown_grace to stop, and a dead child's messages
+// settled on `queue` (not owned; must outlive the WorkerProcess; nullptr = left to their
+// visibility timeout).
+WorkerProcessOptions ChildWorkerOptions(const config::Config& config, const std::string& config_path, int workers,
+                                        queue::Queue* queue);
 
 }  // namespace thumbpipe::cli

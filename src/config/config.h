@@ -116,11 +116,11 @@ struct QueueConfig {
   Durability durability = Durability::kFull;               // sqlite:// only
 };
 
-// Where `serve` runs its image jobs.
+// Where `serve` and `worker` run their image jobs.
 enum class WorkerIsolation {
-  kThread,   // in serve's own process: one process, nothing to set up (the default)
-  kProcess,  // in a `thumbpipe worker` child that serve restarts when it dies, so a decoder
-             // that crashes on a hostile file takes down that child, never the S3 API
+  kThread,   // in their own process: one process, nothing to set up (the default)
+  kProcess,  // in a `thumbpipe worker` child that they restart when it dies, so a decoder that
+             // crashes on a hostile file takes down that child, never the S3 API
 };
 
 // [worker]
@@ -136,7 +136,7 @@ struct WorkerConfig {
   // path, receives and heartbeats get a core first when the jobs fill the machine.
   int job_nice = 10;
   std::string metrics_listen = "127.0.0.1:9001";       // host:port of /metrics
-  WorkerIsolation isolation = WorkerIsolation::kThread;  // serve only
+  WorkerIsolation isolation = WorkerIsolation::kThread;  // serve and worker
 };
 
 // The three renditions made when the config names no [[variant]]: small (128x128 cover

@@ -13,6 +13,8 @@ message. Then:
     (catalogue item 34) with the death as its reason, and the next upload is made;
   - SIGTERM stops serve with exit 0 and takes the child with it;
   - kill -9 of serve does not leave the child running (PR_SET_PDEATHSIG);
+  - `thumbpipe worker` beside `serve --workers 0` supervises a child the same way: the child
+    SIGSEGVed mid-job, the message released and made by the next one, SIGTERM ends both;
   - with worker.isolation = "thread" (the default) serve starts no child.
 
 Usage: worker_isolation_test.py PATH/TO/thumbpipe
@@ -25,8 +27,8 @@ import socket
 import sys
 import tempfile
 
-from pipeline_harness import (BUCKET, Pipeline, alive, children, default_renditions, job_lines, kill_all,
-                              make_image, poll, print_log_tails)
+from pipeline_harness import (BUCKET, Pipeline, Worker, alive, children, default_renditions, job_lines,
+                              kill_all, make_image, poll, print_log_tails)
 
 SLOW = (9000, 9000)  # a PNG has no shrink-on-load: its whole 81 MP decode keeps the job busy
 SMALL = (1200, 800)
@@ -137,6 +139,34 @@ def main():
             p.proc.wait()
             poll(lambda: not alive(orphan), "the worker process of a killed serve to exit")
             checks += 1
+
+            # `thumbpipe worker` with the setting: a supervisor of its own child.
+            os.remove(os.path.join(tmp, "port"))
+            p = Pipeline(thumbpipe, tmp, workers=0, sections=sections)
+            procs.append(p.proc)
+            assert not children(p.proc.pid), "serve --workers 0 must not start a worker process"
+            worker = Worker(p, workers=1, name="supervised")
+            procs.append(worker.proc)
+            try:
+                poll(lambda: "in a worker process of their own" in worker.output(), "the worker's startup line")
+                p.s3.upload_file(slow, BUCKET, "uploads/slow-again.png")
+                poll(lambda: p.cli("status")["in_flight"] == 1, "the message in the worker's child", interval=0.05)
+                kid = poll(lambda: children(worker.proc.pid), "the worker's child").pop()
+                os.kill(kid, signal.SIGSEGV)
+                poll(lambda: renditions_made(p, "uploads/slow-again.png", *SLOW), "the renditions, by the next child")
+                assert worker.proc.poll() is None, "the supervising worker died with its child"
+                died = [json.loads(line) for line in worker.output().splitlines() if "worker process died" in line]
+                assert len(died) == 1 and "SIGSEGV" in died[0]["how"] and len(died[0]["held_messages"]) == 1, died
+                last = poll(lambda: children(worker.proc.pid), "the next child").pop()
+                assert worker.stop() == 0, "the supervising worker's exit code after SIGTERM"
+                poll(lambda: not alive(last), "the child to stop with its supervisor")
+                checks += 4
+            except BaseException:
+                print_log_tails([("supervised worker", worker.log)])
+                raise
+            finally:
+                worker.close()
+            assert p.stop() == 0
 
             os.remove(os.path.join(tmp, "port"))
             p = Pipeline(thumbpipe, tmp, workers=1, sections={**sections, "worker": {
