@@ -39,7 +39,7 @@ struct WorkerFlags {
 // child, whose messages are released at once (or dead-lettered with the death as reason).
 int RunSupervisor(const WorkerFlags& flags, const config::Config& cfg, int workers, const sigset_t& signals) {
   std::unique_ptr<queue::Queue> queue;  // only to settle a dead child's messages
-  if (!cfg.queue.url.starts_with("amqp")) {  // AMQP receipts mean nothing outside the child
+  if (!cfg.queue.url.starts_with("amqp")) {  // not needed there (ChildWorkerOptions)
     auto opened = OpenConfiguredQueue(cfg);
     if (!opened.ok()) return ReportStartupError(opened.status());
     queue = std::move(opened).value();

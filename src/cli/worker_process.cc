@@ -122,13 +122,8 @@ void JobReporter::Write(const std::string& line) const {
 }
 
 void SettleHeldMessages(queue::Queue& queue, const std::vector<HeldMessage>& held, const std::string& how,
-                        int max_receive_count, bool receipts_portable) {
+                        int max_receive_count) {
   for (const HeldMessage& m : held) {
-    if (!receipts_portable) {
-      LogWarn("message held by a dead worker process; the broker requeues it",
-              {{"message_id", m.id}, {"receive_count", m.receive_count}});
-      continue;
-    }
     const std::string reason = "worker process " + how + " while making this message's renditions (receive " +
                                std::to_string(m.receive_count) + " of " + std::to_string(max_receive_count) + ")";
     const bool last = m.receive_count >= max_receive_count;
@@ -146,11 +141,12 @@ WorkerProcessOptions ChildWorkerOptions(const config::Config& config, const std:
   o.args = {"worker", "--workers", std::to_string(workers)};
   if (!config_path.empty()) o.args.insert(o.args.end(), {"--config", std::filesystem::absolute(config_path).string()});
   o.stop_grace = config.worker.shutdown_grace;
-  if (queue != nullptr) {
+  // AMQP receipts (delivery tags) mean nothing on another channel; the broker requeues a dead
+  // consumer's messages itself.
+  if (queue != nullptr && !config.queue.url.starts_with("amqp")) {
     const int max_receive_count = config.queue.max_receive_count;
-    const bool portable = !config.queue.url.starts_with("amqp");
-    o.on_death = [queue, max_receive_count, portable](const std::vector<HeldMessage>& held, const std::string& how) {
-      SettleHeldMessages(*queue, held, how, max_receive_count, portable);
+    o.on_death = [queue, max_receive_count](const std::vector<HeldMessage>& held, const std::string& how) {
+      SettleHeldMessages(*queue, held, how, max_receive_count);
     };
   }
   return o;
@@ -190,11 +186,11 @@ Status WorkerProcess::Spawn() {
   }
   if (pid == 0) {
     // The child of a threaded process: only async-signal-safe calls until exec. The signal
-    // mask stays as serve set it (SIGTERM and SIGINT blocked): the worker blocks them too and
-    // takes them with sigwait, so a SIGTERM that arrives before it gets there waits for it.
+    // mask stays as the parent set it (SIGTERM and SIGINT blocked): the worker blocks them too
+    // and takes them with sigwait, so a SIGTERM that arrives before it gets there waits.
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(1);  // serve died before prctl took effect
-    // The report pipe's write end becomes fd 3, open across exec; none of serve's other
+    if (getppid() != parent) _exit(1);  // the parent died before prctl took effect
+    // The report pipe's write end becomes fd 3, open across exec; none of the parent's other
     // sockets and files reach the worker.
     if (report[1] == kJobReportFd) {
       fcntl(kJobReportFd, F_SETFD, 0);

@@ -1,5 +1,7 @@
 // `serve`'s image jobs in a child process (worker.isolation = "process"): a `thumbpipe worker`
-// that serve starts, restarts when it dies, and stops with SIGTERM when serve stops.
+// that serve starts, restarts when it dies, and stops with SIGTERM when serve stops. A
+// `thumbpipe worker` with the same setting supervises a child the same way (for the reasons
+// below, minus the S3 API); "serve" below stands for either parent.
 //
 // Why: libvips and its codecs run in the process that calls them. A decoder that crashes
 // on a hostile file (a segfault, an abort in a codec) would take serve down with it, S3 API
@@ -124,16 +126,15 @@ std::string DescribeExit(int wait_status);
 // What serve does with the messages a dead child held (WorkerProcessOptions::on_death):
 // each is made visible again at once, or dead-lettered with the death as its reason when it
 // was on its last allowed receive (max_receive_count), as a worker does with a job that
-// failed. Receipts of one AMQP channel mean nothing on another: with `receipts_portable`
-// false (amqp://) nothing is done here; the broker requeues a dead consumer's messages itself.
+// failed.
 void SettleHeldMessages(queue::Queue& queue, const std::vector<HeldMessage>& held, const std::string& how,
-                        int max_receive_count, bool receipts_portable);
+                        int max_receive_count);
 
 // The child that `serve` and `worker` start under worker.isolation = "process": `thumbpipe
 // worker --workers N` with the same config file (`config_path`, "" = the defaults and the
 // environment, as the parent), worker.shutdown_grace to stop, and a dead child's messages
 // settled on `queue` (not owned; must outlive the WorkerProcess; nullptr = left to their
-// visibility timeout).
+// visibility timeout, as they are on amqp://, whose broker requeues them itself).
 WorkerProcessOptions ChildWorkerOptions(const config::Config& config, const std::string& config_path, int workers,
                                         queue::Queue* queue);
 
