@@ -188,6 +188,11 @@ Result<Route> RouteRequest(const HttpRequestHead& head, const RouterOptions& opt
   }
   r.key = sigv4::PercentDecode(raw_key);
   if (r.key.size() > store::kMaxKeyBytes) return Status::InvalidArgument("KeyTooLongError");
+  // "//key": an object key under an empty bucket name. Routed as a service request it would
+  // answer `GET //key` with ListBuckets (found by fuzz/http_fuzzer).
+  if (r.bucket.empty() && !r.key.empty()) {
+    return Status::InvalidArgument("InvalidURI the path names an object key without a bucket");
+  }
 
   Result<Operation> op = r.bucket.empty() ? ServiceOperation(head.method)
                          : r.key.empty()  ? BucketOperation(head.method, r)

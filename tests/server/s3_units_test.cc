@@ -91,6 +91,12 @@ TEST(Router, QueryDecoding) {
 TEST(Router, Refusals) {
   EXPECT_FALSE(RouteRequest(Head("GET", "http://x/"), {}).ok());
   EXPECT_FALSE(RouteRequest(Head("PATCH", "/b/k"), {}).ok());
+  for (const char* method : {"GET", "OPTIONS", "PUT", "DELETE"}) {  // a key and no bucket
+    Result<Route> no_bucket = RouteRequest(Head(method, "//k"), {});
+    ASSERT_FALSE(no_bucket.ok()) << method;
+    EXPECT_TRUE(no_bucket.status().message().starts_with("InvalidURI")) << no_bucket.status().ToString();
+  }
+  EXPECT_TRUE(RouteRequest(Head("GET", "//"), {}).ok());  // no key either: the service
   Result<Route> long_key = RouteRequest(Head("PUT", "/b/" + std::string(1025, 'k')), {});
   ASSERT_FALSE(long_key.ok());
   EXPECT_EQ(long_key.status().message(), "KeyTooLongError");
