@@ -16,7 +16,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 sys.path.insert(0, str(REPO / "tests" / "pipeline"))
-from pipeline_harness import BUCKET, children, job_lines  # noqa: E402
+from pipeline_harness import BUCKET, children, cpu_seconds, job_lines  # noqa: E402  (re-exported)
 
 IMAGE_EXT = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".heic", ".avif", ".gif"}
 
@@ -48,21 +48,6 @@ def vm_hwm_kib(pid):
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return 0
-
-
-def cpu_seconds(pid, tree=False):
-    """User + system CPU seconds of a process so far (/proc/PID/stat); with `tree`, also of
-    its children, live or reaped (serve's worker process under worker.isolation = process)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if tree else 0)
-    total = ticks / os.sysconf("SC_CLK_TCK")
-    for child in children(pid) if tree else ():
-        try:
-            total += cpu_seconds(child, tree=True)
-        except FileNotFoundError:
-            pass  # it ended meanwhile (its time is then in this process's reaped-children figure)
-    return total
 
 
 def own_cpu_seconds():

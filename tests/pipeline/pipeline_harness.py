@@ -70,6 +70,21 @@ def children(pid):
     return {c for c in found if alive(c)}
 
 
+def cpu_seconds(pid, tree=False):
+    """User + system CPU seconds of a process so far (/proc/PID/stat); with `tree`, also of
+    its children, live or reaped (serve's worker process under worker.isolation = process)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if tree else 0)
+    total = ticks / os.sysconf("SC_CLK_TCK")
+    for child in children(pid) if tree else ():
+        try:
+            total += cpu_seconds(child, tree=True)
+        except FileNotFoundError:
+            pass  # it ended meanwhile (its time is then in this process's reaped-children figure)
+    return total
+
+
 def alive(pid):
     """Running: /proc has it and it is not a zombie waiting for its parent to reap it."""
     try:

@@ -27,8 +27,8 @@ import socket
 import sys
 import tempfile
 
-from pipeline_harness import (BUCKET, Pipeline, Worker, alive, children, default_renditions, job_lines,
-                              kill_all, make_image, poll, print_log_tails)
+from pipeline_harness import (BUCKET, Pipeline, Worker, alive, children, cpu_seconds, default_renditions,
+                              job_lines, kill_all, make_image, poll, print_log_tails)
 
 SLOW = (9000, 9000)  # a PNG has no shrink-on-load: its whole 81 MP decode keeps the job busy
 SMALL = (1200, 800)
@@ -46,6 +46,17 @@ def one_child(p):
     kids = poll(lambda: children(p.proc.pid), "serve's worker process")
     assert len(kids) == 1, f"serve has {len(kids)} children, expected its one worker process: {kids}"
     return kids.pop()
+
+
+def kill_mid_job(queue_holds_it, child):
+    """SIGSEGV to `child` once `queue_holds_it()` (its message is in flight) and the child has
+    since spent 0.1 CPU s: the job, not only the receive, is under way (the decode of SLOW
+    takes ~2 s), so the child has reported it to its parent. Jobs run at nice 10, so on a
+    loaded machine the job can start well after the receive."""
+    poll(queue_holds_it, "the message in flight", interval=0.05)
+    start = cpu_seconds(child)
+    poll(lambda: cpu_seconds(child) >= start + 0.1, "the child's job under way", interval=0.02)
+    os.kill(child, signal.SIGSEGV)
 
 
 def renditions_made(p, key, width, height):
@@ -73,8 +84,7 @@ def main():
 
             # The child holds the slow image's message (in flight) when it is killed.
             p.s3.upload_file(slow, BUCKET, "uploads/slow.png")
-            poll(lambda: p.cli("status")["in_flight"] == 1, "the slow image's message in flight", interval=0.05)
-            os.kill(first, signal.SIGSEGV)
+            kill_mid_job(lambda: p.cli("status")["in_flight"] == 1, first)
             second = poll(lambda: (children(p.proc.pid) - {first}) or None, "a new worker process").pop()
             assert p.proc.poll() is None, "serve died with its worker process"
             status, _ = p.get("/healthz")
@@ -102,10 +112,9 @@ def main():
             received_before = p.cli("queue", "stats")["received"]
             p.s3.upload_file(slow, BUCKET, "uploads/poison.png")
             for receive in range(1, MAX_RECEIVES + 1):
-                poll(lambda: p.cli("queue", "stats")["received"] == received_before + receive
-                     and p.cli("status")["in_flight"] == 1, f"the poison message's receive {receive}", interval=0.05)
                 child = one_child(p)
-                os.kill(child, signal.SIGSEGV)
+                kill_mid_job(lambda: p.cli("queue", "stats")["received"] == received_before + receive
+                             and p.cli("status")["in_flight"] == 1, child)
                 poll(lambda: (children(p.proc.pid) - {child}) or None, "a new worker process")
             dead = poll(lambda: p.cli("dlq", "list"), "the poison message in the DLQ")
             p.s3.upload_file(small, BUCKET, "uploads/meanwhile.jpg")
@@ -149,10 +158,9 @@ def main():
             procs.append(worker.proc)
             try:
                 poll(lambda: "in a worker process of their own" in worker.output(), "the worker's startup line")
-                p.s3.upload_file(slow, BUCKET, "uploads/slow-again.png")
-                poll(lambda: p.cli("status")["in_flight"] == 1, "the message in the worker's child", interval=0.05)
                 kid = poll(lambda: children(worker.proc.pid), "the worker's child").pop()
-                os.kill(kid, signal.SIGSEGV)
+                p.s3.upload_file(slow, BUCKET, "uploads/slow-again.png")
+                kill_mid_job(lambda: p.cli("status")["in_flight"] == 1, kid)
                 poll(lambda: renditions_made(p, "uploads/slow-again.png", *SLOW), "the renditions, by the next child")
                 assert worker.proc.poll() is None, "the supervising worker died with its child"
                 died = [json.loads(line) for line in worker.output().splitlines() if "worker process died" in line]
