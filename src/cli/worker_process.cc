@@ -12,6 +12,7 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <map>
 
 #include "common/logging.h"
 #include "common/metrics.h"
@@ -166,7 +167,7 @@ Status WorkerProcess::Start() {
   return Status::Ok();
 }
 
-Status WorkerProcess::Spawn() {
+Result<int> WorkerProcess::Spawn() {
   std::vector<std::string> storage = {"thumbpipe"};
   storage.insert(storage.end(), options_.args.begin(), options_.args.end());
   storage.insert(storage.end(), {"--report-fd", std::to_string(kJobReportFd)});
@@ -202,22 +203,21 @@ Status WorkerProcess::Spawn() {
     _exit(127);
   }
   close(report[1]);  // the child's now: the pipe ends (read returns 0) when the child does
-  report_fd_ = report[0];
   pid_ = pid;
   LogInfo("worker process started", {{"pid", pid}});
-  return Status::Ok();
+  return report[0];
 }
 
 void WorkerProcess::Watch() {
   Duration backoff = options_.first_backoff;
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    if (Status spawned = Spawn(); !spawned.ok()) {
-      LogError("cannot start a worker process", {{"error", spawned.ToString()},
+    if (Result<int> spawned = Spawn(); !spawned.ok()) {
+      LogError("cannot start a worker process", {{"error", spawned.status().ToString()},
                                                  {"retry_in", FormatDuration(backoff)}});
     } else {
       const pid_t pid = pid_;
-      const int report_fd = report_fd_;
+      const int report_fd = *spawned;
       const auto started = SteadyClock::now();
       lock.unlock();
       const std::vector<HeldMessage> held = FollowReport(report_fd);
@@ -229,7 +229,6 @@ void WorkerProcess::Watch() {
       close(report_fd);
       lock.lock();
       pid_ = 0;
-      report_fd_ = -1;
       int status = 0;
       pid_t reaped;
       do {

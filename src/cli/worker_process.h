@@ -7,9 +7,7 @@
 // on a hostile file (a segfault, an abort in a codec) would take serve down with it, S3 API
 // and all, and systemd's restart would bring it back into the same message after the
 // visibility timeout. In a child, the crash costs that child: serve logs how it died,
-// counts it (thumbpipe_worker_process_restarts_total) and starts another. The message the
-// child held comes back when its visibility runs out, and the queue's receive count moves it
-// to the DLQ after max_receive_count such deaths, as for any worker that dies mid-job.
+// counts it (thumbpipe_worker_process_restarts_total) and starts another.
 //
 // The child shares serve's data directory, store and queue (several worker processes beside
 // one serve is a supported layout), reads the same config file and inherits the environment,
@@ -28,13 +26,13 @@
 
 #include <condition_variable>
 #include <functional>
-#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/duration.h"
+#include "common/result.h"
 #include "common/status.h"
 #include "config/config.h"
 #include "queue/queue.h"
@@ -106,14 +104,14 @@ class WorkerProcess {
   int restarts() const;    // children started after a death
 
  private:
-  Status Spawn();  // with mu_ held
+  // Forks and execs a child (with mu_ held; sets pid_); returns the read end of its report pipe.
+  Result<int> Spawn();
   void Watch();
 
   const WorkerProcessOptions options_;
   mutable std::mutex mu_;
   std::condition_variable changed_;  // a child exited, or stopping_ was set
   pid_t pid_ = 0;                    // protected by mu_
-  int report_fd_ = -1;               // the read end of the running child's report pipe
   bool stopping_ = false;            // protected by mu_
   bool watching_ = false;            // protected by mu_: Watch has not returned yet
   int restarts_ = 0;                 // protected by mu_
