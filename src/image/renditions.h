@@ -17,8 +17,11 @@ namespace thumbpipe::image {
 
 // The decoded source every variant is made from, held in memory.
 struct DecodedBase {
-  vips::VImage image;       // stored orientation; alpha premultiplied; `frames` pages stacked
-  VipsBandFormat format;    // the decoder's band format (before premultiplying)
+  // Stored orientation, `frames` pages stacked, alpha *not* premultiplied: premultiplying
+  // makes float (16 bytes a pixel for RGBA against 4), and an animation's base is kept
+  // whole, so readers premultiply as they read (the same pixels, computed per read).
+  vips::VImage image;
+  VipsBandFormat format;    // the decoder's band format
   bool srgb = false;        // already converted to 8-bit sRGB (else each chain converts once)
   std::string icc;          // our copy of the embedded ICC profile, while not yet converted
   int frames = 1;
