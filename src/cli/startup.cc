@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "common/logging.h"
+#include "image/memory_budget.h"
 #include "queue/queue_factory.h"
 
 namespace thumbpipe::cli {
@@ -24,6 +25,9 @@ Result<std::unique_ptr<image::Engine>> MakeEngine(const config::Config& config) 
   // contend with them. Fewer jobs than slots (a lone job, the tail of a burst) share the cores
   // that the missing jobs leave idle.
   options.share_cores = cores;
+  const uint64_t budget = config.worker.memory_budget > 0 ? config.worker.memory_budget
+                                                          : image::AutomaticMemoryBudget();
+  options.memory_budget = std::make_shared<image::MemoryBudget>(budget);
   return image::Engine::Create(options);
 }
 

@@ -90,7 +90,8 @@ nlohmann::json ProcessOne(const image::Engine& engine, const image::Recipe& reci
           {"info", image::DescribeInfo(result->info)},
           {"renditions", std::move(renditions)},
           {"decode_ms", result->decode_ms},
-          {"encode_ms", result->encode_ms}};
+          {"encode_ms", result->encode_ms},
+          {"memory_estimate", result->memory_estimate}};
 }
 
 Result<image::Recipe> RecipeFrom(const ThumbnailFlags& flags, const config::Config& config) {

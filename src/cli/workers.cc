@@ -29,6 +29,7 @@ Result<std::unique_ptr<pipeline::Worker>> MakeWorkerPool(const config::Config& c
   auto parts = std::make_shared<JobParts>();
   parts->config = pipeline::JobConfigFrom(config);
   THUMBPIPE_ASSIGN_OR_RETURN(parts->engine, MakeEngine(config));
+  pipeline::RegisterMemoryBudgetGauges(metrics::DefaultRegistry(), parts->engine->options().memory_budget);
   parts->store = std::move(store);
   parts->job = std::make_unique<pipeline::Job>(parts->config, *parts->store, *parts->engine);
   pipeline::Processor processor = [parts, reporter](const queue::Message& m) {

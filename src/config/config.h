@@ -137,6 +137,9 @@ struct WorkerConfig {
   int job_nice = 10;
   std::string metrics_listen = "127.0.0.1:9001";       // host:port of /metrics
   WorkerIsolation isolation = WorkerIsolation::kThread;  // serve and worker
+  // Bytes that the image jobs of one process may hold at once, by their estimated peaks
+  // (image/memory_budget.h); 0 = AutomaticMemoryBudget(), 60% of the RAM or cgroup limit.
+  uint64_t memory_budget = 0;
 };
 
 // The three renditions made when the config names no [[variant]]: small (128x128 cover

@@ -89,6 +89,7 @@ shutdown_grace = "1m"
 metrics_listen = "0.0.0.0:9191"
 job_nice = 0
 isolation = "process"
+memory_budget = 1073741824
 
 [limits]
 max_input_bytes = 1048576
@@ -260,6 +261,7 @@ TEST(ConfigFileTest, FullExampleSetsEveryKey) {
   EXPECT_EQ(HeartbeatInterval(c), 1min);
   EXPECT_EQ(c.worker.job_nice, 0);
   EXPECT_EQ(c.worker.isolation, WorkerIsolation::kProcess);
+  EXPECT_EQ(c.worker.memory_budget, 1073741824u);
   EXPECT_EQ(c.limits.max_processing_time, 45s);
   using image::InputFormat;
   EXPECT_THAT(c.limits.allowed_formats, ElementsAre(InputFormat::kJpeg, InputFormat::kPng,
@@ -336,6 +338,9 @@ TEST(ConfigErrorTest, OutOfRangeNamesKeyAndRange) {
               HasSubstr("worker.job_nice = -1: must be between 0 and 19"));
   EXPECT_THAT(ErrorOf("[worker]\nisolation = \"fork\"\n"),
               HasSubstr("unknown isolation \"fork\" (allowed: thread, process)"));
+  EXPECT_THAT(ErrorOf("[worker]\nmemory_budget = 1000000\n"),
+              HasSubstr("worker.memory_budget = 1000000: must be 0 (automatic) or at least 67108864"));
+  EXPECT_THAT(ErrorOf("[worker]\nmemory_budget = -1\n"), HasSubstr("worker.memory_budget = -1"));
   EXPECT_THAT(ErrorOf("[queue]\nretention = \"30s\"\n"),
               HasSubstr("queue.retention = \"30s\": must be between 1m and 14d"));
   EXPECT_THAT(ErrorOf("[limits]\nmax_input_pixels = 0\n"),

@@ -190,6 +190,12 @@ template <Status (*kCheck)(std::span<const std::string>)>
 Status CheckList(const Value& v) {
   return kCheck(std::get<std::vector<std::string>>(v));
 }
+// Below 64 MiB no image job of any size fits beside libvips' own buffers.
+Status CheckMemoryBudget(const Value& v) {
+  const int64_t bytes = std::get<int64_t>(v);
+  if (bytes == 0 || bytes >= (int64_t{64} << 20)) return Status::Ok();
+  return Status::InvalidArgument("must be 0 (automatic) or at least 67108864 (64 MiB)");
+}
 Status CheckListNotEmpty(const Value& v) {
   return std::get<std::vector<std::string>>(v).empty()
              ? Status::InvalidArgument("must list at least one value")
@@ -307,6 +313,8 @@ const KeySpec<Config> kConfigKeys[] = {
     C<&Config::worker, &WorkerConfig::metrics_listen>("worker", "metrics_listen", {},
                                                       CheckString<CheckListen>),
     C<&Config::worker, &WorkerConfig::isolation>("worker", "isolation"),
+    C<&Config::worker, &WorkerConfig::memory_budget>("worker", "memory_budget",
+                                                     AtLeast(0), CheckMemoryBudget),
     C<&Config::limits, &Limits::max_input_bytes>("limits", "max_input_bytes", AtLeast(1)),
     C<&Config::limits, &Limits::max_input_pixels>("limits", "max_input_pixels", AtLeast(1)),
     C<&Config::limits, &Limits::max_frames>("limits", "max_frames", {1, 10'000}),

@@ -11,6 +11,8 @@
 #include "image/deadline.h"
 #include "image/encode.h"
 #include "image/geometry.h"
+#include "image/memory_budget.h"
+#include "image/memory_estimate.h"
 #include "image/pipeline_steps.h"
 #include "image/renditions.h"
 #include "image/sniff.h"
@@ -216,14 +218,9 @@ void Engine::ShareCores() const {
 
 Result<ThumbnailResult> Engine::Thumbnail(std::span<const std::byte> input,
                                           const Recipe& recipe) const {
-  ++running_;
-  struct Leave {
-    std::atomic<int>& running;
-    ~Leave() { --running; }
-  } leave{running_};
   const Limits& limits = options_.limits;
   const auto start = std::chrono::steady_clock::now();
-  const Deadline deadline = start + limits.max_processing_time;
+  Deadline deadline = start + limits.max_processing_time;
   // libvips stopped the job at the deadline (a VError like any other): say so.
   auto over_budget = [&](std::string_view step) {
     return Status::TooLarge("processing took longer than limits.max_processing_time = " +
@@ -248,18 +245,36 @@ Result<ThumbnailResult> Engine::Thumbnail(std::span<const std::byte> input,
     std::vector<VariantPlan> plans;
     plans.reserve(recipe.variants.size());
     for (const Variant& v : recipe.variants) plans.push_back(PlanVariant(upright, v));
+    const double scale = LargestScale(upright, plans);
 
+    result.memory_estimate = EstimateJobMemory(info, frames, scale, input.size());
+    MemoryBudget::Reservation memory;
+    if (options_.memory_budget != nullptr) {
+      THUMBPIPE_ASSIGN_OR_RETURN(memory,
+                                 options_.memory_budget->Reserve(result.memory_estimate, deadline));
+      // The time budget is for the work: a job that waited for memory starts its own now.
+      const auto admitted = std::chrono::steady_clock::now();
+      result.memory_wait_ms = std::chrono::duration<double, std::milli>(admitted - start).count();
+      deadline = admitted + limits.max_processing_time;
+    }
+
+    // Only jobs past the memory budget count as running: a waiting one uses no core.
+    ++running_;
+    struct Leave {
+      std::atomic<int>& running;
+      ~Leave() { --running; }
+    } leave{running_};
     DecodedBase base;
     ShareCores();
     try {
-      base = DecodeBase(input, info, LargestScale(upright, plans), frames, deadline);
+      base = DecodeBase(input, info, scale, frames, deadline);
     } catch (const VError& e) {
       LogVipsError("decode", e);
       if (Passed(deadline)) return over_budget("the decode");
       return Status::Corrupt(std::string(InputFormatName(info.format)) +
                              " data could not be decoded (damaged or truncated)");
     }
-    result.decode_ms = MillisSince(start);
+    result.decode_ms = MillisSince(start) - result.memory_wait_ms;
 
     const auto encode_start = std::chrono::steady_clock::now();
     ShareCores();  // jobs may have started or finished during the decode

@@ -29,6 +29,8 @@
 
 namespace thumbpipe::image {
 
+class MemoryBudget;  // image/memory_budget.h
+
 struct EngineOptions {
   Limits limits;
   // libvips worker threads per job. 1 suits a pool of job threads (throughput across jobs:
@@ -39,6 +41,10 @@ struct EngineOptions {
   // threads then uses every core even when only one job is left (the tail of a burst, or a
   // quiet moment), and a job alone finishes as fast as the engine can make it.
   int share_cores = 0;
+  // When set, each call reserves its estimated peak memory (EstimateJobMemory) here before
+  // decoding, waiting while the calls running hold too much; shared by every Engine that
+  // shares it. Null: no accounting.
+  std::shared_ptr<MemoryBudget> memory_budget;
 };
 
 // What the source is, as read from its header.
@@ -69,6 +75,8 @@ struct ThumbnailResult {
   std::vector<Rendition> renditions;  // in recipe order, one per variant
   double decode_ms = 0;               // header + shared decode
   double encode_ms = 0;               // resize + encode of all variants
+  uint64_t memory_estimate = 0;       // bytes reserved for the job (EstimateJobMemory)
+  double memory_wait_ms = 0;          // time waiting for them in the memory budget
 };
 
 class Engine {

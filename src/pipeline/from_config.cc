@@ -51,4 +51,22 @@ void RegisterQueueGauges(metrics::Registry& registry, queue::Queue& queue) {
                     [] { return Samples{{{}, metrics::ProcessRssBytes()}}; });
 }
 
+void RegisterMemoryBudgetGauges(metrics::Registry& registry,
+                                std::shared_ptr<const image::MemoryBudget> budget) {
+  using Samples = std::vector<std::pair<metrics::Labels, double>>;
+  auto gauge = [&](const char* name, const char* help, auto field) {
+    registry.AddGauge(name, help, [budget, field]() -> Samples { return {{{}, field(*budget)}}; });
+  };
+  gauge("thumbpipe_image_memory_budget_bytes", "Bytes image jobs may hold at once (worker.memory_budget)",
+        [](const image::MemoryBudget& b) { return double(b.capacity()); });
+  gauge("thumbpipe_image_memory_reserved_bytes", "Estimated peak bytes of the image jobs running",
+        [](const image::MemoryBudget& b) { return double(b.stats().reserved); });
+  gauge("thumbpipe_image_memory_high_water_bytes", "The most bytes image jobs held at once",
+        [](const image::MemoryBudget& b) { return double(b.stats().high_water); });
+  gauge("thumbpipe_image_memory_waiting_jobs", "Image jobs waiting for memory to come free",
+        [](const image::MemoryBudget& b) { return double(b.stats().waiting); });
+  gauge("thumbpipe_image_memory_waits", "Image jobs that had to wait for memory, since start",
+        [](const image::MemoryBudget& b) { return double(b.stats().waited); });
+}
+
 }  // namespace thumbpipe::pipeline

@@ -135,6 +135,8 @@ Status Job::Created(std::string_view bucket, std::string_view key, JobReport& re
     return permanent ? s : Status::Unavailable(s.ToString()).WithContext("rendering");
   }
   report.decode_ms += made->decode_ms;
+  report.memory_estimate = std::max(report.memory_estimate, made->memory_estimate);
+  report.memory_wait_ms += made->memory_wait_ms;
   report.encode_ms += made->encode_ms;
   for (const image::Rendition& r : made->renditions) {
     store::PutOptions options;

@@ -56,6 +56,8 @@ struct JobReport {
   int renditions_deleted = 0;
   uint64_t bytes_in = 0, bytes_out = 0;
   double decode_ms = 0, encode_ms = 0, total_ms = 0;
+  uint64_t memory_estimate = 0;  // the largest decode's reserved peak (image/memory_estimate.h)
+  double memory_wait_ms = 0;     // waiting for it in worker.memory_budget
 };
 
 class Job {

@@ -349,7 +349,9 @@ void Worker::State::LogJob(const queue::Message& m, const JobReport& report, std
                             {"renditions_written", report.renditions_written},
                             {"renditions_deleted", report.renditions_deleted}, {"bytes_in", report.bytes_in},
                             {"bytes_out", report.bytes_out}, {"decode_ms", report.decode_ms},
-                            {"encode_ms", report.encode_ms}, {"total_ms", report.total_ms}};
+                            {"encode_ms", report.encode_ms}, {"total_ms", report.total_ms},
+                            {"memory_estimate", report.memory_estimate},
+                            {"memory_wait_ms", report.memory_wait_ms}};
   fields.update(queue_ms);
   if (!report.error.ok()) {
     fields["error_class"] = report.error.IsPermanent() ? "permanent" : "transient";

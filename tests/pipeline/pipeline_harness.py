@@ -249,12 +249,12 @@ class Worker:
     """A `thumbpipe worker` process beside a Pipeline, on its data directory, with its metrics
     endpoint on a free port (never a fixed one)."""
 
-    def __init__(self, pipeline, workers=1, env=None, name="worker"):
+    def __init__(self, pipeline, workers=1, env=None, name="worker", preexec_fn=None):
         self.log = open(os.path.join(pipeline.tmp, f"{name}.log"), "w+")
         self.proc = subprocess.Popen(
             [pipeline.thumbpipe, "worker", "--config", pipeline.config, "--workers", str(workers),
              "--metrics-listen", "127.0.0.1:0"],
-            stdout=self.log, stderr=subprocess.STDOUT, env={**pipeline.env, **(env or {})})
+            stdout=self.log, stderr=subprocess.STDOUT, env={**pipeline.env, **(env or {})}, preexec_fn=preexec_fn)
 
     def output(self):
         self.log.flush()
