@@ -153,7 +153,24 @@ Status Job::Created(std::string_view bucket, std::string_view key, JobReport& re
     ++report.renditions_written;
     report.bytes_out += r.bytes.size();
   }
-  return Status::Ok();
+  return AfterWriting(key, etag, report);
+}
+
+Status Job::AfterWriting(std::string_view key, std::string_view rendered_etag, JobReport& report) const {
+  // The source may have changed while its renditions were made, and the job of that change
+  // may have finished first: the ObjectRemoved job of a delete found no renditions to delete
+  // yet, or the job of a newer upload wrote its renditions before these overwrote them. So
+  // the source is looked at again now that the renditions exist. A change after this look
+  // raises an event whose job runs after it, and finds these renditions.
+  Result<store::ObjectInfo> now = store_.Head(config_.trigger_bucket, key);
+  if (now.ok()) {
+    if (now->etag == rendered_etag) return Status::Ok();
+    return Status::Unavailable("the source changed while its renditions were made; they are made "
+                               "again from its new bytes on the next receive");
+  }
+  if (!IsNoSuchKey(now.status())) return ClassifyStoreError(now.status(), "checking the source again");
+  // Deleted meanwhile: remove what this job wrote, as its ObjectRemoved job would have.
+  return Removed(config_.trigger_bucket, key, report);
 }
 
 Status Job::Removed(std::string_view bucket, std::string_view key, JobReport& report) const {

@@ -70,6 +70,7 @@ class Job {
  private:
   Status Created(std::string_view bucket, std::string_view key, JobReport& report) const;
   Status Removed(std::string_view bucket, std::string_view key, JobReport& report) const;
+  Status AfterWriting(std::string_view key, std::string_view rendered_etag, JobReport& report) const;
   Result<std::string> ReadSource(std::string_view key, std::string* etag) const;
 
   const JobConfig& config_;

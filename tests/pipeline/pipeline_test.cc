@@ -328,6 +328,48 @@ TEST_F(PipelineTest, RemovedDeletesRenditionsUnlessTheSourceCameBack) {
   EXPECT_FALSE(Exists("thumbnails/medium/dog.jpg"));
 }
 
+// The delete lands while the job renders: the ObjectRemoved job finds no rendition yet (it
+// may well run first), so the Created job itself must not leave its renditions behind.
+TEST_F(PipelineTest, ASourceDeletedWhileItsRenditionsAreMadeLeavesNoneBehind) {
+  const auto info = Put("uploads/gone.jpg", fixtures::Jpeg(fixtures::PhotoLike(640, 480)));
+  bool deleted = false;
+  flaky_->before_put = [&] {
+    if (!std::exchange(deleted, true)) {
+      ASSERT_TRUE(local_->Delete("images", "uploads/gone.jpg").ok());
+    }
+  };
+  JobReport r = job_->Run(AsMessage(CreatedEvent(info)));
+  EXPECT_TRUE(deleted) << "the job wrote no rendition";
+  EXPECT_EQ(r.verdict, Verdict::kDone) << r.error.ToString();
+  EXPECT_EQ(r.renditions_written, 2);
+  EXPECT_EQ(r.renditions_deleted, 2);
+  EXPECT_FALSE(Exists("thumbnails/small/gone.webp"));
+  EXPECT_FALSE(Exists("thumbnails/medium/gone.jpg"));
+}
+
+// A newer upload lands while the job renders the older one, and the newer one's job may
+// already have written its renditions: these are of old bytes, so the job asks to run again.
+TEST_F(PipelineTest, ASourceOverwrittenWhileItsRenditionsAreMadeIsMadeAgainFromTheNewBytes) {
+  const auto old_info = Put("uploads/swap.jpg", fixtures::Jpeg(fixtures::PhotoLike(640, 480)));
+  std::optional<store::ObjectInfo> new_info;
+  flaky_->before_put = [&] {
+    if (!new_info) new_info = Put("uploads/swap.jpg", fixtures::Jpeg(fixtures::PhotoLike(480, 640, 2)));
+  };
+  JobReport stale = job_->Run(AsMessage(CreatedEvent(old_info)));
+  ASSERT_TRUE(new_info.has_value());
+  EXPECT_EQ(stale.verdict, Verdict::kRetry);
+  EXPECT_NE(stale.error.message().find("source changed while its renditions were made"), std::string::npos)
+      << stale.error.ToString();
+
+  flaky_->before_put = nullptr;
+  JobReport again = job_->Run(AsMessage(CreatedEvent(old_info)));  // the same message, received again
+  EXPECT_EQ(again.verdict, Verdict::kDone) << again.error.ToString();
+  auto medium = local_->Head("images", "thumbnails/medium/swap.jpg");
+  ASSERT_TRUE(medium.ok());
+  EXPECT_EQ(medium->metadata.at(std::string(kMetaSourceEtag)), new_info->etag);
+  EXPECT_EQ(medium->metadata.at(std::string(kMetaHeight)), "200") << "not made from the new, portrait bytes";
+}
+
 TEST_F(PipelineTest, RemovedLeavesRenditionsThatAnotherSourceWithTheSameStemOwns) {
   // cat.png and cat.jpg share thumbnails/small/cat.webp and thumbnails/medium/cat.jpg (fixed
   // formats); cat.jpg, rendered last, owns them.
