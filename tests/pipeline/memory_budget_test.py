@@ -17,6 +17,7 @@ below its own; otherwise it exits 77 (skipped) saying why.
 
 Usage: memory_budget_test.py PATH/TO/thumbpipe
 """
+import contextlib
 import os
 import shutil
 import sys
@@ -134,19 +135,33 @@ def upload_all(p, avif, small):
     return keys
 
 
+@contextlib.contextmanager
 def phase(thumbpipe, tmp, name, budget, avif, small):
-    """serve --workers 0 with the uploads, then one worker in a fresh cgroup.
-    Returns (pipeline, worker, cgroup, keys); the caller stops them."""
+    """serve --workers 0 with the uploads, then one worker in a fresh cgroup; yields
+    (pipeline, worker, cgroup, keys), prints their logs if the phase fails, and stops them."""
     work = os.path.join(tmp, name)
     os.mkdir(work)
     sections = {"worker": {"memory_budget": budget, "wait": "1s"},
                 "queue": {"visibility_timeout": "10m"}}
     p = Pipeline(thumbpipe, work, workers=0, sections=sections)
-    keys = upload_all(p, avif, small)
-    poll(lambda: p.cli("status")["visible"] == len(keys), "every upload's event queued")
-    cgroup = MemoryCgroup(CGROUP_LIMIT)
-    w = Worker(p, workers=2, preexec_fn=cgroup.enter)
-    return p, w, cgroup, keys
+    cgroup = w = None
+    try:
+        keys = upload_all(p, avif, small)
+        poll(lambda: p.cli("status")["visible"] == len(keys), "every upload's event queued")
+        cgroup = MemoryCgroup(CGROUP_LIMIT)
+        w = Worker(p, workers=2, preexec_fn=cgroup.enter)
+        yield p, w, cgroup, keys
+    except SkipTest:
+        raise
+    except Exception:
+        print_log_tails([("serve", p.log)] + ([("worker", w.log)] if w else []))
+        raise
+    finally:
+        if w:
+            w.close()
+        p.stop()
+        if cgroup:
+            cgroup.remove()
 
 
 def all_made(p, keys):
@@ -168,30 +183,21 @@ def main():
 
         # Control: without a budget that binds, two AVIF jobs at once exceed the cgroup.
         try:
-            p, w, cgroup, keys = phase(thumbpipe, tmp, "control", 64 << 30, avif, small)
+            with phase(thumbpipe, tmp, "control", 64 << 30, avif, small) as (p, w, cgroup, keys):
+                poll(lambda: w.proc.poll() is not None or all_made(p, keys), "the unbudgeted worker to die or finish")
+                assert w.proc.poll() is not None, (
+                    "without worker.memory_budget the worker made every rendition in a cgroup of "
+                    f"{CGROUP_LIMIT // MiB} MiB: two AVIF jobs at once should not fit, so this test cannot tell "
+                    "the budget working from not")
+                assert cgroup.oom_kills() >= 1, f"the control worker exited {w.proc.returncode}, not for memory"
+                print(f"ok control: without a budget the worker was killed for memory (exit {w.proc.returncode})")
+                checks += 1
         except SkipTest as e:
             print(f"SKIP: {e}")
             return SKIP
-        try:
-            poll(lambda: w.proc.poll() is not None or all_made(p, keys), "the unbudgeted worker to die or finish")
-            assert w.proc.poll() is not None, (
-                "without worker.memory_budget the worker made every rendition in a cgroup of "
-                f"{CGROUP_LIMIT // MiB} MiB: two AVIF jobs at once should not fit, so this test cannot tell "
-                "the budget working from not")
-            assert cgroup.oom_kills() >= 1, f"the control worker exited {w.proc.returncode}, not for memory"
-            print(f"ok control: without a budget the worker was killed for memory (exit {w.proc.returncode})")
-            checks += 1
-        except Exception:
-            print_log_tails([("serve", p.log), ("worker", w.log)])
-            raise
-        finally:
-            w.close()
-            p.stop()
-            cgroup.remove()
 
         # With the budget: one AVIF job at a time, small jobs beside it, nothing killed.
-        p, w, cgroup, keys = phase(thumbpipe, tmp, "budget", BUDGET, avif, small)
-        try:
+        with phase(thumbpipe, tmp, "budget", BUDGET, avif, small) as (p, w, cgroup, keys):
             poll(lambda: all_made(p, keys) or w.proc.poll() is not None, "every rendition made", timeout=300)
             assert w.proc.poll() is None, f"the worker exited {w.proc.returncode} (OOM kills: {cgroup.oom_kills()})"
             assert cgroup.oom_kills() == 0, f"{cgroup.oom_kills()} processes killed for memory in the cgroup"
@@ -212,13 +218,6 @@ def main():
                   f"{BUDGET // MiB}; {len(waited)} waited for memory "
                   f"({', '.join('%.0f ms' % j['memory_wait_ms'] for j in waited)})")
             checks += 1
-        except Exception:
-            print_log_tails([("serve", p.log), ("worker", w.log)])
-            raise
-        finally:
-            w.stop()
-            p.stop()
-            cgroup.remove()
     print(f"memory_budget: {checks} checks passed")
     return 0
 
