@@ -43,11 +43,9 @@ Result<MemoryBudget::Reservation> MemoryBudget::Reserve(uint64_t bytes,
     const uint64_t me = next_waiter_++;
     line_.push_back(me);
     ++stats_.waited;
-    stats_.waiting = line_.size();
     const bool served =
         changed_.wait_until(lock, deadline, [&] { return line_.front() == me && fits(); });
     line_.erase(std::find(line_.begin(), line_.end(), me));
-    stats_.waiting = line_.size();
     // Whether served or not, whoever is first in line now may fit.
     changed_.notify_all();
     if (!served) {
@@ -69,7 +67,9 @@ void MemoryBudget::Release(uint64_t bytes) {
 
 MemoryBudget::Stats MemoryBudget::stats() const {
   std::lock_guard lock(mu_);
-  return stats_;
+  Stats now = stats_;
+  now.waiting = line_.size();
+  return now;
 }
 
 namespace {
