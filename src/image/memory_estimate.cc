@@ -1,7 +1,5 @@
 #include "image/memory_estimate.h"
 
-#include <algorithm>
-
 #include "image/geometry.h"
 
 namespace thumbpipe::image {

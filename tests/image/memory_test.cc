@@ -3,7 +3,6 @@
 // must rank inputs by what their decoders hold (a whole-image decode over a streaming one,
 // an animation over one frame), a job over the whole budget must be refused before any
 // decode, and a job that does not fit beside running ones must wait for them.
-#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -17,7 +16,6 @@
 namespace thumbpipe::image::test {
 namespace {
 
-using namespace std::chrono_literals;
 using fixtures::PhotoLike;
 
 constexpr uint64_t kMiB = 1 << 20;
