@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "common/logging.h"
+#include "common/sqlite_wal_batch.h"
 #include "store/local_schema.h"
 #include "store/local_store_impl.h"
 #include "store/names.h"
@@ -439,11 +440,13 @@ Result<std::unique_ptr<ObjectStore>> OpenLocalStore(const LocalStoreOptions& opt
   // Only a store that is alone with the directory may sweep: another process's write in
   // flight has a temp file, or a published blob whose row is not committed yet.
   const bool alone = ::flock(lock.get(), LOCK_EX | LOCK_NB) == 0;
+  // Each commit's WAL frames go to the file in one write (sqlite_wal_batch.h).
+  const char* vfs = sqlite::WalBatchVfsName();
   THUMBPIPE_ASSIGN_OR_RETURN(
       Db write_db, Db::Open((options.dir / "index.db").string(),
-                            options.durable ? Db::Sync::kFull : Db::Sync::kNormal, internal::kBusyTimeoutMs));
+                            options.durable ? Db::Sync::kFull : Db::Sync::kNormal, internal::kBusyTimeoutMs, vfs));
   THUMBPIPE_ASSIGN_OR_RETURN(Db checkpoint_db, Db::Open((options.dir / "index.db").string(), Db::Sync::kNormal,
-                                                        internal::kBusyTimeoutMs));
+                                                        internal::kBusyTimeoutMs, vfs));
   const int lock_fd = lock.get();
   auto store = std::make_unique<internal::LocalStore>(options, std::move(files), std::move(lock),
                                                       std::move(write_db), std::move(checkpoint_db));
