@@ -98,6 +98,7 @@ Result<ImageInfo> ReadHeader(std::span<const std::byte> input, const Limits& lim
                                  (frame->sof == 3 ? " (lossless)" : "") + " is not supported");
     }
     info.interlaced = frame->progressive();
+    info.jpeg_coded_samples = frame->coded_samples_per_pixel;
   } else if (info.format == InputFormat::kPng) {
     info.interlaced = PngInterlaced(input).value_or(false);
   } else if (info.format == InputFormat::kGif) {

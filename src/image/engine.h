@@ -59,6 +59,7 @@ struct ImageInfo {
   int bits = 8;            // bits per sample
   bool has_icc = false;    // an embedded ICC profile
   bool interlaced = false; // progressive JPEG / interlaced PNG or GIF
+  double jpeg_coded_samples = 0;  // JPEG: samples coded per pixel (JpegFrame), else 0
 };
 
 struct Rendition {

@@ -20,9 +20,11 @@ double DecoderBytesPerPixel(const ImageInfo& info, int bands, int sample_bytes) 
     case InputFormat::kAvif:
       return 2.5 * bands * sample_bytes;
     case InputFormat::kJpeg:
-      // Progressive: every coefficient (2 bytes) of every component, full size whatever the
-      // shrink-on-load (4:4:4 is the worst case; 4:2:0 needs half).
-      return info.interlaced ? 2.2 * ColourBands(info) : 0.5;
+      // Progressive: a coefficient (2 bytes) for every coded sample, full size whatever the
+      // shrink-on-load: 1.5 samples a pixel for 4:2:0 YCbCr, 3 for 4:4:4.
+      return info.interlaced
+                 ? 2.2 * (info.jpeg_coded_samples > 0 ? info.jpeg_coded_samples : ColourBands(info))
+                 : 0.5;
     case InputFormat::kPng:
       return info.interlaced ? 1.5 * bands * sample_bytes : 0.5 * sample_bytes;
     case InputFormat::kGif:

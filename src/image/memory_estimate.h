@@ -5,15 +5,15 @@
 // of `thumbpipe thumbnail -j 1` over the process at rest, bench/job_memory) and rounded up:
 //   - formats decoded whole into memory: HEIF/AVIF (libheif's planes and libvips' copy,
 //     2.2-2.5 bytes per pixel and band), progressive JPEG (a 16-bit DCT coefficient per
-//     pixel and component), interlaced PNG, GIF (libnsgif's RGBA canvas and its copy), WebP
+//     coded sample: its chroma subsampling counts), interlaced PNG, GIF (libnsgif's RGBA canvas and its copy), WebP
 //     (at the scale it is decoded at);
 //   - formats read in strips (baseline JPEG at its shrink-on-load scale, PNG, TIFF): a
 //     fraction of a byte per pixel;
 //   - the decoded base kept in memory for the renditions (all frames of an animation, and
 //     room for the animated output's frames);
 //   - the encoded input itself, and a constant for libvips' pipelines and the encoders.
-// It errs high (by up to 2.5x for 4:2:0 progressive JPEGs): too high only delays a job
-// when memory is short, too low lets jobs overcommit it.
+// It errs high (bench/README.md, "Job memory"): too high only delays a job when memory is
+// short, too low lets jobs overcommit it.
 #pragma once
 
 #include <cstdint>

@@ -68,6 +68,29 @@ InputFormat SniffFormat(std::span<const std::byte> data) {
   return InputFormat::kUnknown;
 }
 
+namespace {
+
+// From the SOF's component table at `at`: 3 bytes per component, the second holding its
+// horizontal (high nibble) and vertical (low nibble) sampling factors.
+double CodedSamplesPerPixel(std::span<const std::byte> data, size_t at, int components) {
+  if (components < 1 || at + 3 * size_t(components) > data.size()) return components;
+  int h_max = 0, v_max = 0;
+  for (int c = 0; c < components; ++c) {
+    const uint8_t factors = Byte(data, at + 3 * c + 1);
+    if ((factors >> 4) == 0 || (factors & 0xF) == 0) return components;
+    h_max = std::max(h_max, factors >> 4);
+    v_max = std::max(v_max, factors & 0xF);
+  }
+  double samples = 0;
+  for (int c = 0; c < components; ++c) {
+    const uint8_t factors = Byte(data, at + 3 * c + 1);
+    samples += double(factors >> 4) * (factors & 0xF) / (h_max * v_max);
+  }
+  return samples;
+}
+
+}  // namespace
+
 std::optional<JpegFrame> ReadJpegFrame(std::span<const std::byte> data) {
   if (View(data, 0, 2) != "\xFF\xD8") return std::nullopt;
   size_t i = 2;
@@ -94,6 +117,7 @@ std::optional<JpegFrame> ReadJpegFrame(std::span<const std::byte> data) {
       frame.height = int(Byte(data, i + 5)) << 8 | Byte(data, i + 6);
       frame.width = int(Byte(data, i + 7)) << 8 | Byte(data, i + 8);
       frame.components = Byte(data, i + 9);
+      frame.coded_samples_per_pixel = CodedSamplesPerPixel(data, i + 10, frame.components);
       return frame;
     }
     i += 2 + length;

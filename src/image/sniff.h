@@ -19,6 +19,11 @@ struct JpegFrame {
   int width = 0;
   int height = 0;
   int components = 0;
+  // Samples coded per pixel, over all components: each component's sampling factors over
+  // the largest ones (4:2:0 YCbCr 1 + 1/4 + 1/4 = 1.5, 4:4:4 3, greyscale 1). What a
+  // progressive decode holds, as one 16-bit coefficient per coded sample. `components` when
+  // the component table is cut short or a factor is 0.
+  double coded_samples_per_pixel = 0;
   bool progressive() const { return sof == 2 || sof == 6 || sof == 10 || sof == 14; }
   // libjpeg-turbo decodes Huffman and arithmetic sequential/progressive DCT; not lossless
   // (SOF3, SOF7, SOF11, SOF15) and not hierarchical (SOF5-7, SOF13-15).

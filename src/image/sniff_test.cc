@@ -43,6 +43,36 @@ TEST(SniffTest, ReadsTheJpegFrameHeader) {
   EXPECT_EQ(f->components, 3);
 }
 
+// SOF2 of 16x16 with `components` entries of id, sampling factors, table; `cut` drops that
+// many bytes from the end.
+std::string ProgressiveFrame(const std::string& components, size_t cut = 0) {
+  const int n = static_cast<int>(components.size() / 3);
+  std::string sof("\xFF\xD8\xFF\xC2", 4);
+  const size_t length = 8 + components.size();
+  sof += static_cast<char>(length >> 8);
+  sof += static_cast<char>(length & 0xFF);
+  sof += std::string("\x08\x00\x10\x00\x10", 5);
+  sof += static_cast<char>(n);
+  sof += components;
+  return sof.substr(0, sof.size() - cut);
+}
+
+TEST(SniffTest, CountsTheSamplesCodedPerPixelFromTheSamplingFactors) {
+  const auto samples = [](const std::string& frame) {
+    std::optional<JpegFrame> f = ReadJpegFrame(B(frame));
+    return f ? f->coded_samples_per_pixel : -1.0;
+  };
+  // 4:2:0: Y 2x2, Cb and Cr 1x1.
+  EXPECT_DOUBLE_EQ(samples(ProgressiveFrame(std::string("\x01\x22\x00\x02\x11\x01\x03\x11\x01", 9))), 1.5);
+  // 4:2:2: Y 2x1.
+  EXPECT_DOUBLE_EQ(samples(ProgressiveFrame(std::string("\x01\x21\x00\x02\x11\x01\x03\x11\x01", 9))), 2.0);
+  EXPECT_DOUBLE_EQ(samples(ProgressiveFrame(std::string("\x01\x11\x00\x02\x11\x01\x03\x11\x01", 9))), 3.0);
+  EXPECT_DOUBLE_EQ(samples(ProgressiveFrame(std::string("\x01\x11\x00", 3))), 1.0);
+  // A factor of 0, or a table cut short: every component counted whole (the worst case).
+  EXPECT_DOUBLE_EQ(samples(ProgressiveFrame(std::string("\x01\x22\x00\x02\x10\x01\x03\x11\x01", 9))), 3.0);
+  EXPECT_DOUBLE_EQ(samples(ProgressiveFrame(std::string("\x01\x22\x00\x02\x11\x01\x03\x11\x01", 9), 2)), 3.0);
+}
+
 TEST(SniffTest, LosslessJpegIsUnsupported) {
   const std::string jpeg("\xFF\xD8\xFF\xC3\x00\x0B\x08\x00\x10\x00\x10\x01", 12);
   std::optional<JpegFrame> f = ReadJpegFrame(B(jpeg));

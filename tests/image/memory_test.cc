@@ -51,6 +51,22 @@ TEST(MemoryEstimateTest, WholeImageDecodersCostMoreThanStreamingOnes) {
   EXPECT_GT(interlaced, 75'000'000u);
 }
 
+TEST(MemoryEstimateTest, AProgressiveJpegCostsItsCodedSamples) {
+  // libjpeg keeps one 16-bit coefficient per coded sample: 4:2:0 codes half of 4:4:4's.
+  ImageInfo subsampled = Info(InputFormat::kJpeg, 6000, 4000, true);
+  subsampled.jpeg_coded_samples = 1.5;
+  ImageInfo full = subsampled;
+  full.jpeg_coded_samples = 3;
+  const uint64_t half = EstimateJobMemory(subsampled, 1, kScale, 0);
+  const uint64_t whole = EstimateJobMemory(full, 1, kScale, 0);
+  EXPECT_LT(half, whole * 6 / 10);
+  EXPECT_GT(half, 24'000'000u * 2 * 3 / 2) << "under the coefficients themselves";
+  // Not known (a frame header without its table): the worst case, every band whole.
+  ImageInfo unknown = subsampled;
+  unknown.jpeg_coded_samples = 0;
+  EXPECT_EQ(EstimateJobMemory(unknown, 1, kScale, 0), whole);
+}
+
 TEST(MemoryEstimateTest, GrowsWithPixelsFramesBandsDepthAndInput) {
   const ImageInfo rgb = Info(InputFormat::kAvif, 4000, 4000);
   const uint64_t base = EstimateJobMemory(rgb, 1, kScale, 0);
@@ -89,6 +105,17 @@ class MemoryBudgetEngineTest : public ::testing::Test {
   std::shared_ptr<MemoryBudget> budget_;
   std::unique_ptr<Engine> engine_;
 };
+
+TEST_F(MemoryBudgetEngineTest, TheProbeReadsAJpegsChromaSubsampling) {
+  const auto coded_samples = [&](bool subsample) {
+    const std::string input = fixtures::Jpeg(PhotoLike(64, 48), {.quality = 80, .progressive = true, .subsample = subsample});
+    Result<ImageInfo> info = engine_->Probe({reinterpret_cast<const std::byte*>(input.data()), input.size()});
+    EXPECT_TRUE(info.ok()) << info.status().ToString();
+    return info.ok() ? info->jpeg_coded_samples : -1.0;
+  };
+  EXPECT_DOUBLE_EQ(coded_samples(true), 1.5);
+  EXPECT_DOUBLE_EQ(coded_samples(false), 3.0);
+}
 
 TEST_F(MemoryBudgetEngineTest, AJobOverTheWholeBudgetIsRefusedAsTooLargeBeforeDecoding) {
   // 4000x4000 interlaced: decoded whole, about 100 MB by the estimate.
