@@ -8,7 +8,8 @@
 // which Debian's default THP mode, "madvise", honours) on the memory it maps. libvips'
 // buffers are megabytes each and short-lived; on 4 KiB pages every image's buffers were
 // faulted in page by page again (about 4,500 page faults an image on the 40 photos of
-// bench/, 25% of the engine's CPU in the kernel) and walked with 4 KiB TLB entries.
+// bench/; page faults and madvise were a fifth of the engine's CPU) and walked with 4 KiB
+// TLB entries.
 // Measured with `thumbpipe thumbnail -j 2` on those photos: 5.6-6.3 s -> 3.6-3.8 s, CPU
 // 10.6-11.8 -> 6.7-6.8 s, minor faults 178,000 -> 8,500, peak RSS 120 -> 170 MB
 // (bench/README.md, "Huge pages").

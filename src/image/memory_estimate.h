@@ -5,8 +5,8 @@
 // of `thumbpipe thumbnail -j 1` over the process at rest, bench/job_memory) and rounded up:
 //   - formats decoded whole into memory: HEIF/AVIF (libheif's planes and libvips' copy,
 //     2.2-2.5 bytes per pixel and band), progressive JPEG (a 16-bit DCT coefficient per
-//     coded sample: its chroma subsampling counts), interlaced PNG, GIF (libnsgif's RGBA canvas and its copy), WebP
-//     (at the scale it is decoded at);
+//     coded sample: its chroma subsampling counts), interlaced PNG, GIF (libnsgif's RGBA
+//     canvas and its copy), WebP (at the scale it is decoded at);
 //   - formats read in strips (baseline JPEG at its shrink-on-load scale, PNG, TIFF): a
 //     fraction of a byte per pixel;
 //   - the decoded base kept in memory for the renditions (all frames of an animation, and
