@@ -4,7 +4,7 @@
 // The model follows how each decoder works, with factors measured on this build (peak RSS
 // of `thumbpipe thumbnail -j 1` over the process at rest, bench/job_memory) and rounded up:
 //   - formats decoded whole into memory: HEIF/AVIF (libheif's planes and libvips' copy,
-//     2.2-2.5 bytes per pixel and band), progressive JPEG (a 16-bit DCT coefficient per
+//     2.9 bytes per pixel and band on huge pages), progressive JPEG (a 16-bit DCT coefficient per
 //     coded sample: its chroma subsampling counts), interlaced PNG, GIF (libnsgif's RGBA
 //     canvas and its copy), WebP (at the scale it is decoded at);
 //   - formats read in strips (baseline JPEG at its shrink-on-load scale, PNG, TIFF): a
