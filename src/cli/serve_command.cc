@@ -141,8 +141,8 @@ int RunServe(const ServeFlags& flags) {
   std::shared_ptr<store::ObjectStore> store = std::move(opened_store).value();
 
   const int workers = flags.workers >= 0 ? flags.workers : pipeline::WorkerOptionsFrom(cfg).concurrency;
-  // The worker pool below holds at most `workers` messages: the queue need push no more.
-  auto opened_queue = OpenConfiguredQueue(cfg, workers);
+  // What the worker pool below holds at most: the queue need push no more.
+  auto opened_queue = OpenConfiguredQueue(cfg, PoolMessagesInHand(cfg, workers));
   if (!opened_queue.ok()) return ReportStartupError(opened_queue.status());
   std::unique_ptr<queue::Queue> queue = std::move(opened_queue).value();
 

@@ -82,8 +82,8 @@ int RunWorker(const WorkerFlags& flags) {
   }
   auto store = OpenConfiguredStore(cfg);
   if (!store.ok()) return ReportStartupError(store.status());
-  // The pool holds at most `workers` messages (cli/workers.cc): the queue need push no more.
-  auto opened_queue = OpenConfiguredQueue(cfg, workers, /*consumer_beside_sender=*/true);
+  // What the pool holds at most (cli/workers.h): the queue need push no more.
+  auto opened_queue = OpenConfiguredQueue(cfg, PoolMessagesInHand(cfg, workers), /*consumer_beside_sender=*/true);
   if (!opened_queue.ok()) return ReportStartupError(opened_queue.status());
   std::unique_ptr<queue::Queue> queue = std::move(opened_queue).value();
 

@@ -18,14 +18,23 @@ struct JobParts {
   std::unique_ptr<pipeline::Job> job;
 };
 
+pipeline::WorkerOptions PoolOptions(const config::Config& config, int workers) {
+  pipeline::WorkerOptions options = pipeline::WorkerOptionsFrom(config);
+  options.concurrency = std::max(1, workers);
+  return options;
+}
+
 }  // namespace
+
+int PoolMessagesInHand(const config::Config& config, int workers) {
+  return workers > 0 ? pipeline::MaxMessagesInHand(PoolOptions(config, workers)) : 0;
+}
 
 Result<std::unique_ptr<pipeline::Worker>> MakeWorkerPool(const config::Config& config, int workers,
                                                          std::shared_ptr<store::ObjectStore> store,
                                                          queue::Queue& queue,
                                                          std::optional<JobReporter> reporter) {
-  pipeline::WorkerOptions options = pipeline::WorkerOptionsFrom(config);
-  options.concurrency = std::max(1, workers);
+  const pipeline::WorkerOptions options = PoolOptions(config, workers);
   auto parts = std::make_shared<JobParts>();
   parts->config = pipeline::JobConfigFrom(config);
   THUMBPIPE_ASSIGN_OR_RETURN(parts->engine, MakeEngine(config));

@@ -25,6 +25,11 @@ Result<std::unique_ptr<pipeline::Worker>> MakeWorkerPool(const config::Config& c
                                                          queue::Queue& queue,
                                                          std::optional<JobReporter> reporter = std::nullopt);
 
+// The most messages that MakeWorkerPool's pool of `workers` holds at once (running, and
+// worker.receive_ahead pending); 0 when `workers` is 0 (no pool). The consumer capacity to
+// open the queue with (OpenConfiguredQueue): a queue that pushes need push no more.
+int PoolMessagesInHand(const config::Config& config, int workers);
+
 // "1 job at once", "4 jobs at once": how the startup blocks state the pool's size.
 std::string JobsAtOnce(int workers);
 

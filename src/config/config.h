@@ -135,6 +135,9 @@ struct WorkerConfig {
   // Nice value of the threads that run image jobs, 0-19 (0 = the process's own): the upload
   // path, receives and heartbeats get a core first when the jobs fill the machine.
   int job_nice = 10;
+  // Messages a worker receives beyond its free job slots, 0-10 (pipeline/worker.h): with 1,
+  // a slot that frees starts the next message at once instead of after a queue round trip.
+  int receive_ahead = 1;
   std::string metrics_listen = "127.0.0.1:9001";       // host:port of /metrics
   WorkerIsolation isolation = WorkerIsolation::kThread;  // serve and worker
   // Bytes that the image jobs of one process may hold at once, by their estimated peaks

@@ -88,6 +88,7 @@ heartbeat = "1m"
 shutdown_grace = "1m"
 metrics_listen = "0.0.0.0:9191"
 job_nice = 0
+receive_ahead = 0
 isolation = "process"
 memory_budget = 1073741824
 
@@ -176,6 +177,7 @@ TEST(ConfigDefaultsTest, NoFileGivesTheDesignDefaults) {
   EXPECT_EQ(c.worker.shutdown_grace, 30s);
   EXPECT_EQ(c.worker.metrics_listen, "127.0.0.1:9001");
   EXPECT_EQ(c.worker.job_nice, 10);
+  EXPECT_EQ(c.worker.receive_ahead, 1);
   EXPECT_EQ(c.worker.isolation, WorkerIsolation::kThread);
   EXPECT_EQ(c.limits.max_input_bytes, 64u << 20);
   EXPECT_EQ(c.limits.max_input_pixels, 100'000'000u);
@@ -260,6 +262,7 @@ TEST(ConfigFileTest, FullExampleSetsEveryKey) {
   EXPECT_EQ(c.worker.heartbeat, 1min);
   EXPECT_EQ(HeartbeatInterval(c), 1min);
   EXPECT_EQ(c.worker.job_nice, 0);
+  EXPECT_EQ(c.worker.receive_ahead, 0);
   EXPECT_EQ(c.worker.isolation, WorkerIsolation::kProcess);
   EXPECT_EQ(c.worker.memory_budget, 1073741824u);
   EXPECT_EQ(c.limits.max_processing_time, 45s);
@@ -336,6 +339,8 @@ TEST(ConfigErrorTest, OutOfRangeNamesKeyAndRange) {
               HasSubstr("worker.batch = 11: must be between 1 and 10"));
   EXPECT_THAT(ErrorOf("[worker]\njob_nice = -1\n"),
               HasSubstr("worker.job_nice = -1: must be between 0 and 19"));
+  EXPECT_THAT(ErrorOf("[worker]\nreceive_ahead = 11\n"),
+              HasSubstr("worker.receive_ahead = 11: must be between 0 and 10"));
   EXPECT_THAT(ErrorOf("[worker]\nisolation = \"fork\"\n"),
               HasSubstr("unknown isolation \"fork\" (allowed: thread, process)"));
   EXPECT_THAT(ErrorOf("[worker]\nmemory_budget = 1000000\n"),

@@ -310,6 +310,7 @@ const KeySpec<Config> kConfigKeys[] = {
     C<&Config::worker, &WorkerConfig::heartbeat>("worker", "heartbeat", Between(0s, 12h)),
     C<&Config::worker, &WorkerConfig::shutdown_grace>("worker", "shutdown_grace", Between(0s, 1h)),
     C<&Config::worker, &WorkerConfig::job_nice>("worker", "job_nice", {0, 19}),
+    C<&Config::worker, &WorkerConfig::receive_ahead>("worker", "receive_ahead", {0, 10}),
     C<&Config::worker, &WorkerConfig::metrics_listen>("worker", "metrics_listen", {},
                                                       CheckString<CheckListen>),
     C<&Config::worker, &WorkerConfig::isolation>("worker", "isolation"),

@@ -25,6 +25,7 @@ WorkerOptions WorkerOptionsFrom(const config::Config& config) {
   o.shutdown_grace = config.worker.shutdown_grace;
   o.max_receive_count = config.queue.max_receive_count;
   o.job_nice = config.worker.job_nice;
+  o.receive_ahead = config.worker.receive_ahead;
   return o;
 }
 

@@ -23,14 +23,25 @@ struct InHand {
   queue::Message message;
   Clock::time_point extended_at;  // when its visibility was last set (receive or heartbeat)
   bool running = false;
-  double receive_ms = 0;  // its share of the receive call that brought it (the job line's receive_ms)
+  double receive_ms = 0;  // QueueTimes::receive_ms
+};
+
+// What the queue cost one message, in wall time, for its job line (bench/scale reads them).
+struct QueueTimes {
+  // Its share of the receive call that brought it. With receive_ahead that call mostly ran
+  // while every job slot was busy, off the job's path.
+  double receive_ms = 0;
+  // How long the job thread that ran it had waited for a message, from its previous job's end
+  // (or its start) to taking this one: the queue's cost on the job's path while a backlog
+  // lasts (0 when the message was pending already; idle time when the queue was empty).
+  double wait_ms = 0;
 };
 
 // A job whose message is to be removed (done or skipped), waiting for the remover.
 struct ToRemove {
   queue::Message message;
   JobReport report;
-  double receive_ms = 0;
+  QueueTimes times;
   double verdict_ms = 0;            // what the job thread spent handing it over
   Steady::time_point handed_at;     // when the job thread handed it over
 };
@@ -76,7 +87,7 @@ struct Worker::State {
   void JobThread();
   void Remover();
   void Heartbeat();
-  void Apply(const queue::Message& m, const JobReport& report, double receive_ms);
+  void Apply(const queue::Message& m, const JobReport& report, const QueueTimes& times);
   void LogJob(const queue::Message& m, const JobReport& report, std::string_view result, const Status& applied,
               const nlohmann::json& queue_ms);
   void Release(const std::string& receipt);
@@ -85,6 +96,10 @@ struct Worker::State {
     registry.GetCounter("thumbpipe_jobs_total", "Jobs by result", {{"result", std::string(result)}}).Inc();
   }
 };
+
+int MaxMessagesInHand(const WorkerOptions& options) {
+  return std::max(1, options.concurrency) + std::max(0, options.receive_ahead);
+}
 
 Worker::Worker(WorkerOptions options, queue::Queue& queue, Processor processor, Clock& clock,
                metrics::Registry& registry)
@@ -176,19 +191,20 @@ int Worker::in_hand() const {
 }
 
 void Worker::State::Receiver() {
-  const int capacity = std::max(1, options.concurrency);
+  // Receive only what can start soon: a slot that is free, or `receive_ahead` messages that
+  // the next freed slots start at once. More would only wait, kept alive by heartbeats, while
+  // other workers could run them.
+  const int most = MaxMessagesInHand(options);
   std::unique_lock lock(mu);
   while (!stopping) {
-    // Receive only what can start soon: a message waiting behind busy threads would burn
-    // its visibility for nothing (and a heartbeat would have to keep it alive).
-    changed.wait(lock, [&] { return stopping || static_cast<int>(in_hand.size()) < capacity; });
+    changed.wait(lock, [&] { return stopping || static_cast<int>(in_hand.size()) < most; });
     if (stopping) break;
-    const int room = std::min(options.batch, capacity - static_cast<int>(in_hand.size()));
+    const int room = std::min(options.batch, most - static_cast<int>(in_hand.size()));
     lock.unlock();
     const Steady::time_point receive_start = Steady::now();
     Result<std::vector<queue::Message>> got = queue.ReceiveOrStop(room, options.wait, std::nullopt,
                                                                   receive_stop.get_token());
-    const double receive_ms = MsSince(receive_start);
+    const double call_ms = MsSince(receive_start);
     lock.lock();
     if (!got.ok()) {
       ++counters.queue_errors;
@@ -203,7 +219,7 @@ void Worker::State::Receiver() {
       pending.push_back(receipt);
       // Real time, not the injected clock: this is the cost of the call, for the job line.
       // It includes any long-poll wait for the first message (none while a backlog lasts).
-      in_hand.insert_or_assign(std::move(receipt), InHand{std::move(m), now, false, receive_ms / got->size()});
+      in_hand.insert_or_assign(std::move(receipt), InHand{std::move(m), now, false, call_ms / got->size()});
     }
     changed.notify_all();
   }
@@ -219,6 +235,7 @@ void Worker::State::JobThread() {
     }
   }
   std::unique_lock lock(mu);
+  Steady::time_point free_since = Steady::now();  // this thread's last job ended
   while (true) {
     // Once stopping, nothing new starts: Stop() releases what is pending.
     changed.wait(lock, [&] { return stopping || !pending.empty(); });
@@ -228,7 +245,7 @@ void Worker::State::JobThread() {
     InHand& h = in_hand.at(receipt);
     h.running = true;
     const queue::Message message = h.message;
-    const double receive_ms = h.receive_ms;
+    const QueueTimes times{h.receive_ms, MsSince(free_since)};
     ++running;
     lock.unlock();
     const JobReport report = processor(message);
@@ -240,16 +257,18 @@ void Worker::State::JobThread() {
       // Hand it to the remover: this thread and its slot are free at once, and the receiver
       // may fetch the next message while the remove is under way.
       in_hand.erase(receipt);
-      to_remove.push_back(ToRemove{message, report, receive_ms, MsSince(job_end), Steady::now()});
+      to_remove.push_back(ToRemove{message, report, times, MsSince(job_end), Steady::now()});
       --running;
+      free_since = Steady::now();
       changed.notify_all();
       continue;
     }
     lock.unlock();
-    if (still_ours) Apply(message, report, receive_ms);
+    if (still_ours) Apply(message, report, times);
     lock.lock();
     if (still_ours) in_hand.erase(receipt);
     --running;
+    free_since = Steady::now();
     changed.notify_all();
   }
 }
@@ -281,7 +300,8 @@ void Worker::State::Remover() {
     for (size_t i = 0; i < batch.size(); ++i) {
       const ToRemove& r = batch[i];
       LogJob(r.message, r.report, VerdictName(r.report.verdict), outcomes[i],
-             {{"receive_ms", Rounded(r.receive_ms)}, {"verdict_ms", Rounded(r.verdict_ms)},
+             {{"receive_ms", Rounded(r.times.receive_ms)}, {"wait_ms", Rounded(r.times.wait_ms)},
+              {"verdict_ms", Rounded(r.verdict_ms)},
               {"remove_ms", Rounded(std::chrono::duration<double, std::milli>(now - r.handed_at).count())},
               {"remove_batch", batch.size()}});
     }
@@ -291,7 +311,7 @@ void Worker::State::Remover() {
 }
 
 // Retries and dead letters, on the job thread (they are rare; removes go to the remover).
-void Worker::State::Apply(const queue::Message& m, const JobReport& report, double receive_ms) {
+void Worker::State::Apply(const queue::Message& m, const JobReport& report, const QueueTimes& times) {
   Status applied;
   const Steady::time_point verdict_start = Steady::now();
   std::string_view result = VerdictName(report.verdict);
@@ -326,14 +346,16 @@ void Worker::State::Apply(const queue::Message& m, const JobReport& report, doub
     else ++counters.dead_lettered;
     if (!applied.ok()) ++counters.queue_errors;
   }
-  LogJob(m, report, result, applied, {{"receive_ms", Rounded(receive_ms)}, {"verdict_ms", Rounded(verdict_ms)}});
+  LogJob(m, report, result, applied,
+         {{"receive_ms", Rounded(times.receive_ms)}, {"wait_ms", Rounded(times.wait_ms)},
+          {"verdict_ms", Rounded(verdict_ms)}});
 }
 
 // The job's line and metrics, once its verdict has been applied. `queue_ms` is what the queue
-// cost this message (bench/scale): receive_ms, its share of the receive call that brought it;
-// verdict_ms, the time the job thread spent on the verdict (the whole remove / visibility
-// change / dead-letter call, or only the hand-over to the remover); for removes, remove_ms
-// (from the hand-over to the end of the RemoveBatch) and remove_batch (its size).
+// cost this message (bench/scale): receive_ms and wait_ms (QueueTimes); verdict_ms, the time
+// the job thread spent on the verdict (the whole remove / visibility change / dead-letter
+// call, or only the hand-over to the remover); for removes, remove_ms (from the hand-over to
+// the end of the RemoveBatch) and remove_batch (its size).
 void Worker::State::LogJob(const queue::Message& m, const JobReport& report, std::string_view result,
                            const Status& applied, const nlohmann::json& queue_ms) {
   std::string keys;

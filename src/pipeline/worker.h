@@ -42,8 +42,23 @@ struct WorkerOptions {
   // Nice value of the job threads (0-19; 0 = as the process): jobs yield the CPU to the
   // receiver, the heartbeat and, in `serve`, the upload path (common/thread_priority.h).
   int job_nice = 0;
+  // Messages received beyond the free job slots (0-10): while every slot is busy the receiver
+  // keeps this many messages pending (their visibility extended by the heartbeat like the
+  // running ones), so a slot that frees starts the next message at once and the queue's
+  // round trip for the one after it overlaps a job (an HTTP call to SQS, a Raft command on
+  // RabbitMQ: 1.5-2.5 ms a message on 2 cores, bench/README.md "Scale"). The price, as with
+  // any prefetch (Celery keeps 4 a slot): a busy worker sits on that many messages another
+  // idle worker could start, which only matters when the queue has run dry; a graceful stop
+  // releases them with their receive counted; a crash leaves them to their visibility
+  // timeout. 0 = receive only for a free slot. A queue that pushes (amqp://) is opened with
+  // prefetch = concurrency + receive_ahead (MaxMessagesInHand).
+  int receive_ahead = 0;
   RetryPolicy retry;
 };
+
+// The most messages a worker with these options holds at once (running and pending): what a
+// queue that pushes messages to its consumer may push to it.
+int MaxMessagesInHand(const WorkerOptions& options);
 
 // Runs one message; the Worker applies the verdict. Job::Run in production.
 using Processor = std::function<JobReport(const queue::Message&)>;

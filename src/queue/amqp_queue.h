@@ -19,7 +19,8 @@
 //    every basic.get, consume and cancel is a Raft command; a standing consumer costs none per
 //    message). A Receive with wait > 0 and an empty buffer waits on the socket (in poll(2),
 //    without the consumer lock, so acks and nacks of other threads go on meanwhile).
-//    Fairness: with prefetch = the caller's capacity (a worker's concurrency), a worker holding
+//    Fairness: with prefetch = the caller's capacity (what a worker holds at most, its job
+//    slots plus worker.receive_ahead: pipeline::MaxMessagesInHand), a worker holding
 //    `capacity` messages has none buffered, so a busy worker never keeps messages another
 //    worker could take: at most `capacity` unacked per queue object. A buffered message is
 //    not received yet: its visibility starts when a Receive hands it out (received_at,
@@ -99,8 +100,8 @@ struct AmqpQueueOptions {
   Clock* clock = &RealClock::Instance();                   // visibility deadlines, pacing
   // basic.qos of the standing consumer (0-65535): how many unacked deliveries the broker may
   // push to this object, held by the caller plus buffered. Set it to the caller's capacity
-  // (a worker: its concurrency). 0 = the max of the long poll that starts the consumer (a
-  // caller that receives once, such as `thumbpipe queue receive`).
+  // (a worker: pipeline::MaxMessagesInHand). 0 = the max of the long poll that starts the
+  // consumer (a caller that receives once, such as `thumbpipe queue receive`).
   int prefetch = 0;
 };
 

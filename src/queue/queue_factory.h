@@ -28,9 +28,10 @@ namespace thumbpipe::queue {
 // `fallback_credentials` sign an sqs:// queue's requests when neither the environment nor the
 // AWS profile files have keys (the config file's first [[credentials]] entry).
 // `consumer_capacity`: how many received messages the caller holds at most (a worker: its
-// concurrency); 0 = unknown. A backend that keeps messages coming to a consumer (amqp://:
-// AmqpQueueOptions::prefetch) pushes no more than that, so a busy process never hoards
-// messages another one could take. The others ignore it.
+// concurrency plus worker.receive_ahead, pipeline::MaxMessagesInHand); 0 = unknown. A
+// backend that keeps messages coming to a consumer (amqp://: AmqpQueueOptions::prefetch)
+// pushes no more than that, so a busy process never hoards messages it has no room for.
+// The others ignore it.
 Result<std::unique_ptr<Queue>> OpenQueue(std::string_view url, SqliteQueueOptions settings,
                                          const std::optional<sigv4::Credentials>& fallback_credentials = std::nullopt,
                                          int consumer_capacity = 0);

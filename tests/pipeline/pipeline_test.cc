@@ -651,6 +651,56 @@ TEST_F(PipelineTest, StopFinishesRunningJobsAndReleasesTheRest) {
   EXPECT_EQ(stats->in_flight, 0);
 }
 
+// worker.receive_ahead: while its one slot is busy the worker holds one message more, and no
+// more; the slot, once free, starts that one at once and the receiver takes the next; Stop()
+// makes a pending one visible again for the next worker.
+TEST_F(PipelineTest, ReceiveAheadKeepsOneMessagePendingWhileEverySlotIsBusy) {
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(queue_->Send("job " + std::to_string(i)).ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  int started = 0, finish = 0;  // jobs begun; jobs allowed to end
+  WorkerOptions o = FastOptions();
+  o.concurrency = 1;
+  o.receive_ahead = 1;
+  metrics::Registry registry;
+  Worker worker(o, *queue_, [&](const queue::Message&) {
+    std::unique_lock lock(mu);
+    const int mine = ++started;
+    cv.notify_all();
+    cv.wait(lock, [&] { return finish >= mine; });
+    return DoneReport();
+  }, clock_, registry);
+  auto started_is = [&](int n) {
+    std::lock_guard lock(mu);
+    return started == n;
+  };
+  auto let_finish = [&](int n) {
+    {
+      std::lock_guard lock(mu);
+      finish = n;
+    }
+    cv.notify_all();
+  };
+  worker.Start();
+  ASSERT_TRUE(Eventually([&] { return started_is(1) && worker.in_hand() == 2; }));
+  EXPECT_EQ(worker.counters().received, 2);
+  EXPECT_EQ(queue_->Stats()->visible, 2);
+  let_finish(1);
+  ASSERT_TRUE(Eventually([&] { return started_is(2) && worker.in_hand() == 2; }));
+  EXPECT_EQ(worker.counters().received, 3);
+  EXPECT_EQ(queue_->Stats()->visible, 1);
+  std::thread stopper([&] { worker.Stop(); });
+  ASSERT_TRUE(Eventually([&] { return worker.stopping(); }));
+  let_finish(2);
+  stopper.join();
+  EXPECT_EQ(worker.counters().removed, 2);
+  EXPECT_EQ(worker.counters().released, 1);
+  auto stats = queue_->Stats();
+  EXPECT_EQ(stats->removed, 2);
+  EXPECT_EQ(stats->visible, 2);
+  EXPECT_EQ(stats->in_flight, 0);
+}
+
 TEST_F(PipelineTest, RemovesAreOffTheJobPathBatchedAndFinishedByStop) {
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(queue_->Send("job " + std::to_string(i)).ok());
   events::testing::FaultyQueue slow(*queue_);
