@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -413,6 +414,43 @@ WorkerOptions FastOptions() {
   return o;
 }
 
+// Jobs that start and then hold until the test lets them end: the n-th job to start ends once
+// LetFinish(n) (or a larger n) has been called.
+class JobGate {
+ public:
+  Processor processor() {
+    return [this](const queue::Message&) {
+      std::unique_lock lock(mu_);
+      const int mine = ++started_;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return finish_ >= mine; });
+      return DoneReport();
+    };
+  }
+  bool WaitStarted(int n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 20s, [&] { return started_ >= n; });
+  }
+  int started() {
+    std::lock_guard lock(mu_);
+    return started_;
+  }
+  void LetFinish(int n) {
+    {
+      std::lock_guard lock(mu_);
+      finish_ = n;
+    }
+    cv_.notify_all();
+  }
+  void LetAllFinish() { LetFinish(std::numeric_limits<int>::max()); }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int started_ = 0;
+  int finish_ = 0;
+};
+
 TEST_F(PipelineTest, TransientStoreFaultIsRetriedAndSucceeds) {
   const auto info = Put("uploads/retry.jpg", fixtures::Jpeg(fixtures::PhotoLike(300, 300)));
   ASSERT_TRUE(queue_->Send(CreatedEvent(info)).ok());
@@ -570,26 +608,15 @@ TEST_F(PipelineTest, PersistentFaultEndsInTheDlqAfterExactlyMaxReceiveCountWithT
 
 TEST_F(PipelineTest, HeartbeatKeepsASlowJobFromASecondConsumer) {
   ASSERT_TRUE(queue_->Send("slow job").ok());
-  std::mutex mu;
-  std::condition_variable cv;
-  bool started = false, release = false;
+  JobGate gate;
   WorkerOptions o = FastOptions();
   o.concurrency = 1;
   o.visibility_timeout = 10s;
   o.heartbeat = 3s;
   metrics::Registry registry;
-  Worker worker(o, *queue_, [&](const queue::Message&) {
-    std::unique_lock lock(mu);
-    started = true;
-    cv.notify_all();
-    cv.wait(lock, [&] { return release; });
-    return DoneReport();
-  }, clock_, registry);
+  Worker worker(o, *queue_, gate.processor(), clock_, registry);
   worker.Start();
-  {
-    std::unique_lock lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return started; }));
-  }
+  ASSERT_TRUE(gate.WaitStarted(1));
   // The job has run longer than the visibility timeout in queue time; every heartbeat that
   // fell due extended it, so no other consumer gets the message.
   for (int i = 0; i < 4; ++i) {
@@ -600,11 +627,7 @@ TEST_F(PipelineTest, HeartbeatKeepsASlowJobFromASecondConsumer) {
   auto other = queue_->Receive(10, 0ms);
   ASSERT_TRUE(other.ok());
   EXPECT_TRUE(other->empty()) << "a second consumer got the message while the job still ran";
-  {
-    std::lock_guard lock(mu);
-    release = true;
-  }
-  cv.notify_all();
+  gate.LetAllFinish();
   ASSERT_TRUE(Eventually([&] { return worker.counters().removed == 1; }));
   worker.Stop();
   EXPECT_EQ(queue_->Stats()->removed, 1);
@@ -612,35 +635,19 @@ TEST_F(PipelineTest, HeartbeatKeepsASlowJobFromASecondConsumer) {
 
 TEST_F(PipelineTest, StopFinishesRunningJobsAndReleasesTheRest) {
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(queue_->Send("job " + std::to_string(i)).ok());
-  std::mutex mu;
-  std::condition_variable cv;
-  int running = 0;
-  bool release = false;
+  JobGate gate;
   WorkerOptions o = FastOptions();
   o.concurrency = 2;
   o.batch = 2;
   metrics::Registry registry;
-  Worker worker(o, *queue_, [&](const queue::Message&) {
-    std::unique_lock lock(mu);
-    ++running;
-    cv.notify_all();
-    cv.wait(lock, [&] { return release; });
-    return DoneReport();
-  }, clock_, registry);
+  Worker worker(o, *queue_, gate.processor(), clock_, registry);
   worker.Start();
-  {
-    std::unique_lock lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return running == 2; }));
-  }
+  ASSERT_TRUE(gate.WaitStarted(2));
   std::thread stopper([&] { worker.Stop(); });
   // Release the running jobs only once Stop() has begun, or the freed threads would take the
   // next messages.
   ASSERT_TRUE(Eventually([&] { return worker.stopping(); }));
-  {
-    std::lock_guard lock(mu);
-    release = true;
-  }
-  cv.notify_all();
+  gate.LetAllFinish();
   stopper.join();
   // Two were running and finished; the other two were never received (capacity 2), so all
   // four are accounted for: two removed, two still visible for the next worker.
@@ -656,42 +663,23 @@ TEST_F(PipelineTest, StopFinishesRunningJobsAndReleasesTheRest) {
 // makes a pending one visible again for the next worker.
 TEST_F(PipelineTest, ReceiveAheadKeepsOneMessagePendingWhileEverySlotIsBusy) {
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(queue_->Send("job " + std::to_string(i)).ok());
-  std::mutex mu;
-  std::condition_variable cv;
-  int started = 0, finish = 0;  // jobs begun; jobs allowed to end
+  JobGate gate;
   WorkerOptions o = FastOptions();
   o.concurrency = 1;
   o.receive_ahead = 1;
   metrics::Registry registry;
-  Worker worker(o, *queue_, [&](const queue::Message&) {
-    std::unique_lock lock(mu);
-    const int mine = ++started;
-    cv.notify_all();
-    cv.wait(lock, [&] { return finish >= mine; });
-    return DoneReport();
-  }, clock_, registry);
-  auto started_is = [&](int n) {
-    std::lock_guard lock(mu);
-    return started == n;
-  };
-  auto let_finish = [&](int n) {
-    {
-      std::lock_guard lock(mu);
-      finish = n;
-    }
-    cv.notify_all();
-  };
+  Worker worker(o, *queue_, gate.processor(), clock_, registry);
   worker.Start();
-  ASSERT_TRUE(Eventually([&] { return started_is(1) && worker.in_hand() == 2; }));
+  ASSERT_TRUE(Eventually([&] { return gate.started() == 1 && worker.in_hand() == 2; }));
   EXPECT_EQ(worker.counters().received, 2);
   EXPECT_EQ(queue_->Stats()->visible, 2);
-  let_finish(1);
-  ASSERT_TRUE(Eventually([&] { return started_is(2) && worker.in_hand() == 2; }));
+  gate.LetFinish(1);
+  ASSERT_TRUE(Eventually([&] { return gate.started() == 2 && worker.in_hand() == 2; }));
   EXPECT_EQ(worker.counters().received, 3);
   EXPECT_EQ(queue_->Stats()->visible, 1);
   std::thread stopper([&] { worker.Stop(); });
   ASSERT_TRUE(Eventually([&] { return worker.stopping(); }));
-  let_finish(2);
+  gate.LetAllFinish();
   stopper.join();
   EXPECT_EQ(worker.counters().removed, 2);
   EXPECT_EQ(worker.counters().released, 1);
