@@ -98,7 +98,10 @@ TEST(MemoryBudgetTest, WaitersAreServedInArrivalOrder) {
   };
   std::thread large(job, 'L', 60);
   AwaitWaiting(budget, 1);
-  std::thread small(job, 'S', 10);  // fits beside the 50 MiB running, but L came first
+  // S fits beside the 50 MiB running, but L came first. It does not fit beside L either, so
+  // S is admitted once L has recorded itself and let go: the order below is the budget's,
+  // not the scheduler's (with a smaller S both were admitted at once and raced to record).
+  std::thread small(job, 'S', 45);
   AwaitWaiting(budget, 2);
   {
     std::lock_guard lock(order_mu);
