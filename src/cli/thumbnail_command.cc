@@ -85,13 +85,15 @@ nlohmann::json ProcessOne(const image::Engine& engine, const image::Recipe& reci
     described["path"] = path.string();
     renditions.push_back(std::move(described));
   }
-  return {{"input", input},
-          {"ok", true},
-          {"info", image::DescribeInfo(result->info)},
-          {"renditions", std::move(renditions)},
-          {"decode_ms", result->decode_ms},
-          {"encode_ms", result->encode_ms},
-          {"memory_estimate", result->memory_estimate}};
+  nlohmann::json line = {{"input", input},
+                         {"ok", true},
+                         {"info", image::DescribeInfo(result->info)},
+                         {"renditions", std::move(renditions)},
+                         {"decode_ms", result->decode_ms},
+                         {"encode_ms", result->encode_ms},
+                         {"memory_estimate", result->memory_estimate}};
+  if (result->icc_profile_ignored) line["icc_profile_ignored"] = true;
+  return line;
 }
 
 Result<image::Recipe> RecipeFrom(const ThumbnailFlags& flags, const config::Config& config) {

@@ -148,6 +148,18 @@ Result<ImageInfo> ReadHeader(std::span<const std::byte> input, const Limits& lim
   return info;
 }
 
+// Whether the colour transform can use the input's embedded ICC profile (its header only
+// is read). REQUIRES: ReadHeader(input) succeeded.
+bool EmbeddedProfileUsable(std::span<const std::byte> input) {
+  try {
+    return EmbeddedProfileConverts(
+        VImage::new_from_buffer(input.data(), input.size(), "", SafeLoadOptions()));
+  } catch (const VError& e) {
+    LogVipsError("icc check", e);
+    return true;  // unreadable for another reason, which the caller has already reported
+  }
+}
+
 Status CheckPixelLimits(const ImageInfo& info, int frames, const Limits& limits) {
   const uint64_t frame_pixels = uint64_t(info.width) * uint64_t(info.height);
   const uint64_t pixels = frame_pixels * uint64_t(frames);
@@ -265,28 +277,43 @@ Result<ThumbnailResult> Engine::Thumbnail(std::span<const std::byte> input,
       std::atomic<int>& running;
       ~Leave() { --running; }
     } leave{running_};
-    DecodedBase base;
-    ShareCores();
-    try {
-      base = DecodeBase(input, info, scale, frames, deadline);
-    } catch (const VError& e) {
-      LogVipsError("decode", e);
-      if (Passed(deadline)) return over_budget("the decode");
-      return Status::Corrupt(std::string(InputFormatName(info.format)) +
-                             " data could not be decoded (damaged or truncated)");
+    // One decode and the renditions from it. A VError means damaged data in the decode; in
+    // the renditions it is unexpected (Internal, retried) unless the deadline stopped it.
+    auto decode_and_render = [&](bool ignore_icc) -> Status {
+      DecodedBase base;
+      ShareCores();
+      try {
+        base = DecodeBase(input, info, scale, frames, deadline, ignore_icc);
+      } catch (const VError& e) {
+        LogVipsError("decode", e);
+        if (Passed(deadline)) return over_budget("the decode");
+        return Status::Corrupt(std::string(InputFormatName(info.format)) +
+                               " data could not be decoded (damaged or truncated)");
+      }
+      result.decode_ms = MillisSince(start) - result.memory_wait_ms;
+      const auto encode_start = std::chrono::steady_clock::now();
+      ShareCores();  // jobs may have started or finished during the decode
+      try {
+        result.renditions = MakeRenditions(base, info, plans, recipe);
+      } catch (const VError& e) {
+        LogVipsError("encode", e);
+        if (Passed(deadline)) return over_budget("the renditions");
+        return Status::Internal("making the renditions failed in libvips");
+      }
+      result.encode_ms = MillisSince(encode_start);
+      return Status::Ok();
+    };
+    Status made = decode_and_render(false);
+    // A damaged embedded ICC profile fails the colour transform (in the decode for an
+    // animation, else in the renditions). Browsers show such a file as if untagged, so the
+    // job does too, rather than retrying it or calling the whole image corrupt. Checked only
+    // after a failure: the check links the profile once more, which costs a CMYK file
+    // milliseconds.
+    if (!made.ok() && info.has_icc && !Passed(deadline) && !EmbeddedProfileUsable(input)) {
+      result.icc_profile_ignored = true;
+      made = decode_and_render(true);
     }
-    result.decode_ms = MillisSince(start) - result.memory_wait_ms;
-
-    const auto encode_start = std::chrono::steady_clock::now();
-    ShareCores();  // jobs may have started or finished during the decode
-    try {
-      result.renditions = MakeRenditions(base, info, plans, recipe);
-    } catch (const VError& e) {
-      LogVipsError("encode", e);
-      if (Passed(deadline)) return over_budget("the renditions");
-      return Status::Internal("making the renditions failed in libvips");
-    }
-    result.encode_ms = MillisSince(encode_start);
+    if (!made.ok()) return made;
   } catch (const std::bad_alloc&) {
     return Status::Unavailable("out of memory while processing the image");
   } catch (const std::exception& e) {

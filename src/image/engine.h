@@ -78,6 +78,7 @@ struct ThumbnailResult {
   double encode_ms = 0;               // resize + encode of all variants
   uint64_t memory_estimate = 0;       // bytes reserved for the job (EstimateJobMemory)
   double memory_wait_ms = 0;          // time waiting for them in the memory budget
+  bool icc_profile_ignored = false;   // the embedded ICC profile was damaged: converted as untagged
 };
 
 class Engine {

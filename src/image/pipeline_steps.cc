@@ -100,6 +100,25 @@ VImage ToSrgb(VImage image) {
   return image;
 }
 
+bool EmbeddedProfileConverts(const VImage& image) {
+  if (image.get_typeof(VIPS_META_ICC_NAME) == 0) return true;
+  size_t length = 0;
+  const void* profile = image.get_blob(VIPS_META_ICC_NAME, &length);
+  VImage pixel = VImage::black(1, 1, VImage::option()->set("bands", image.bands()))
+                     .cast(image.format())
+                     .copy(VImage::option()->set("interpretation", image.interpretation()));
+  // `image` owns the bytes and outlives `pixel`.
+  pixel.set(VIPS_META_ICC_NAME, static_cast<VipsCallbackFn>(nullptr), const_cast<void*>(profile),
+            length);
+  try {
+    (void)ToSrgb(pixel).avg();  // avg() pulls the pixel through the transform
+    return true;
+  } catch (const vips::VError&) {
+    vips_error_clear();
+    return false;
+  }
+}
+
 void KeepOnlyRenderingMetadata(VImage& image) {
   static constexpr std::string_view kKept[] = {VIPS_META_ORIENTATION, VIPS_META_PAGE_HEIGHT,
                                                VIPS_META_N_PAGES, "delay", "loop"};

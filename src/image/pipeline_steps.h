@@ -33,6 +33,13 @@ VImage Orient(VImage image);
 // Alpha is kept. The result carries no ICC profile.
 VImage ToSrgb(VImage image);
 
+// Whether ToSrgb can use `image`'s embedded ICC profile (true when it has none). libvips
+// falls back to a built-in profile by itself when one fails to load or does not fit the
+// pixels, but a profile that loads and then cannot be linked (a damaged tag) fails the
+// transform. Tried on one pixel of the same kind, so the answer is this call's own and not
+// read from libvips' error text, which is process-wide.
+bool EmbeddedProfileConverts(const VImage& image);
+
 // Removes every metadata field except what rendering needs (orientation, and page-height,
 // delay and loop for animations): no EXIF, XMP, IPTC or ICC can reach an output, whatever a
 // saver does with its `strip` option. Modifies `image` in place. REQUIRES: `image` is not

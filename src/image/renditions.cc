@@ -163,12 +163,16 @@ bool WantsAnimation(const Variant& v, const ImageInfo& info) {
 }
 
 DecodedBase DecodeBase(std::span<const std::byte> input, const ImageInfo& info, double scale,
-                       int frames, Deadline deadline) {
+                       int frames, Deadline deadline, bool ignore_icc) {
   DecodedBase base;
   base.frames = frames;
   base.deadline = deadline;
   VImage image = VImage::new_from_buffer(input.data(), input.size(), "",
                                          DecodeOptions(info, scale, frames));
+  if (ignore_icc) {
+    image = image.copy();  // the loader's image may be shared through libvips' operation cache
+    image.remove(VIPS_META_ICC_NAME);
+  }
   WatchDeadline(image, deadline);
   base.format = image.format();
   // For formats without shrink-on-load (PNG, TIFF, GIF, HEIF...) a streaming box shrink

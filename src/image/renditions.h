@@ -36,9 +36,10 @@ vips::VOption* SafeLoadOptions();
 // to what the largest variant needs (`scale` of the stored size), and keeps only rendering
 // metadata. Colour conversion is left to the variants unless the input is animated. The decode,
 // and every computation MakeRenditions makes from the base, stop once `deadline` has passed
-// (a VError).
+// (a VError). With `ignore_icc`, the embedded ICC profile is dropped at once: the pixels are
+// then converted as if the file had none.
 DecodedBase DecodeBase(std::span<const std::byte> input, const ImageInfo& info, double scale,
-                       int frames, Deadline deadline);
+                       int frames, Deadline deadline, bool ignore_icc = false);
 
 // Makes every variant, largest first, each one from the smallest already-made image that is
 // still at least twice its size (a cascade: the 512 px variant is resized from the 1024 px one,

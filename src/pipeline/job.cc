@@ -138,6 +138,7 @@ Status Job::Created(std::string_view bucket, std::string_view key, JobReport& re
   report.memory_estimate = std::max(report.memory_estimate, made->memory_estimate);
   report.memory_wait_ms += made->memory_wait_ms;
   report.encode_ms += made->encode_ms;
+  report.icc_profile_ignored |= made->icc_profile_ignored;
   for (const image::Rendition& r : made->renditions) {
     store::PutOptions options;
     options.content_type = std::string(ContentType(r.format));

@@ -58,6 +58,7 @@ struct JobReport {
   double decode_ms = 0, encode_ms = 0, total_ms = 0;
   uint64_t memory_estimate = 0;  // the largest decode's reserved peak (image/memory_estimate.h)
   double memory_wait_ms = 0;     // waiting for it in worker.memory_budget
+  bool icc_profile_ignored = false;  // a source's ICC profile was damaged (converted as untagged)
 };
 
 class Job {

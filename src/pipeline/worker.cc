@@ -375,6 +375,7 @@ void Worker::State::LogJob(const queue::Message& m, const JobReport& report, std
                             {"memory_estimate", report.memory_estimate},
                             {"memory_wait_ms", report.memory_wait_ms}};
   fields.update(queue_ms);
+  if (report.icc_profile_ignored) fields["icc_profile_ignored"] = true;
   if (!report.error.ok()) {
     fields["error_class"] = report.error.IsPermanent() ? "permanent" : "transient";
     fields["error"] = report.error.ToString();

@@ -148,6 +148,68 @@ TEST_F(ColourTest, AlphaIsFlattenedOntoTheBackgroundInJpeg) {
   EXPECT_LT(ColourError(w, 10, 10, 70, 80, {255, 255, 255}), 8) << "default background is white";
 }
 
+// A profile that loads but cannot be linked (the engine fuzzer's find: a photo whose grey
+// profile's tone curve claims 0xffffffff entries) fails libvips' colour transform after the
+// decode. Browsers draw such a file as untagged; so does the engine, and the result says the
+// profile was ignored. It used to be an internal error, retried until the DLQ.
+struct DamagedProfileCase {
+  const char* name;
+  bool rgb;       // the profile and the pixels: RGB, else greyscale
+  bool animated;  // an animated WebP (the transform runs in the decode), else a JPEG
+};
+void PrintTo(const DamagedProfileCase& c, std::ostream* os) { *os << c.name; }
+
+// The pixels, as JPEG or animated WebP, with `profile` embedded (none when empty).
+std::string ProfileInput(const DamagedProfileCase& c, const std::string& profile) {
+  vips::VImage pixels = c.animated ? fixtures::AnimationStrip(48, 32, 3)
+                                   : fixtures::Solid(48, 32, {120, 140, 160});
+  if (!c.rgb) {
+    pixels = pixels.extract_band(0).copy(
+        vips::VImage::option()->set("interpretation", VIPS_INTERPRETATION_B_W));
+  }
+  if (!profile.empty()) pixels = fixtures::WithIccProfile(pixels, profile);
+  if (c.animated) return fixtures::Webp(pixels, /*lossless=*/true);
+  return fixtures::Jpeg(pixels, {.quality = 95, .progressive = false, .subsample = false});
+}
+
+class DamagedProfileTest : public ColourTest,
+                           public ::testing::WithParamInterface<DamagedProfileCase> {
+ protected:
+  // The one rendition of the input with `profile`, as 8-bit sRGB.
+  vips::VImage Render(const std::string& profile, bool expect_ignored) {
+    const DamagedProfileCase& c = GetParam();
+    Variant v = MakeVariant("same", 2000, 2000, Fit::kInside, c.animated ? Format::kWebp : Format::kPng);
+    v.animated = c.animated;
+    auto result = RunEngine(engine(), ProfileInput(c, profile), OneVariant(v));
+    EXPECT_TRUE(result.ok()) << result.status().ToString();
+    if (!result.ok()) return vips::VImage::black(1, 1);
+    EXPECT_EQ(result->info.has_icc, !profile.empty()) << "the fixture lost its profile";
+    EXPECT_EQ(result->icc_profile_ignored, expect_ignored);
+    EXPECT_EQ(result->renditions[0].pages, c.animated ? 3 : 1);
+    return ToSrgb8(CheckRendition(result->renditions[0], v));
+  }
+};
+
+TEST_P(DamagedProfileTest, IsIgnoredAndThePixelsConvertAsUntagged) {
+  const vips::VImage untagged = Render("", false);
+  const vips::VImage damaged = Render(fixtures::IccProfile(GetParam().rgb, /*damaged_trc=*/true), true);
+  EXPECT_LT(fixtures::MeanAbsDiff(damaged, untagged), 0.5);
+}
+
+// The same profile with its curve intact is used (gamma 1.8 against sRGB's ~2.2 moves
+// mid-tones by 10+ levels), so the case above tests the damage alone.
+TEST_P(DamagedProfileTest, TheSameProfileIntactIsUsed) {
+  const vips::VImage untagged = Render("", false);
+  const vips::VImage intact = Render(fixtures::IccProfile(GetParam().rgb, /*damaged_trc=*/false), false);
+  EXPECT_GT(fixtures::MeanAbsDiff(intact, untagged), 5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Inputs, DamagedProfileTest,
+                         ::testing::Values(DamagedProfileCase{"GreyJpeg", false, false},
+                                           DamagedProfileCase{"RgbJpeg", true, false},
+                                           DamagedProfileCase{"AnimatedRgbWebp", true, true}),
+                         [](const auto& p) { return std::string(p.param.name); });
+
 // libvips 8.14.1's webpsave ignores strip=true and writes EXIF (GPS included) and XMP, so the
 // engine strips WebP chunks itself: this covers every output format.
 TEST_F(ColourTest, PrivateMetadataAndProfilesAreStripped) {
