@@ -214,12 +214,13 @@ class SqliteQueue final : public Queue {
   // REQUIRES: `lock` holds group_mu_.
   void WaitForCompany(std::unique_lock<std::mutex>& lock);
   static constexpr std::chrono::microseconds kFillQuiet{60};
-  static constexpr std::chrono::microseconds kFillMax{250};
+  static constexpr std::chrono::microseconds kFillMax{1000};
   std::condition_variable fill_cv_;     // a request arrived while filling_
   std::vector<WriteRequest*> pending_;  // protected by group_mu_
   bool leader_active_ = false;          // protected by group_mu_
   bool filling_ = false;                // protected by group_mu_
   size_t last_durable_group_ = 0;       // durable requests in the last durable group; group_mu_
+  size_t durable_in_flight_ = 0;        // durable requests taken, not yet done; group_mu_
   std::atomic<int64_t> sends_committed_{0};
   std::atomic<int64_t> commits_{0};
 

@@ -60,6 +60,7 @@ Status SqliteQueue::GroupWrite(const std::function<Status()>& body, bool durable
       durable_requests += r->durable ? 1 : 0;
     }
     if (durable_requests > 0) last_durable_group_ = durable_requests;
+    durable_in_flight_ += durable_requests;
     lock.unlock();
     int64_t sent = 0;
     uint64_t commit_seq = 0;
@@ -88,6 +89,8 @@ Status SqliteQueue::GroupWrite(const std::function<Status()>& body, bool durable
     }
     if (sent > 0) Notify(sent);
     lock.lock();
+    durable_in_flight_ -= durable_requests;
+    if (filling_) fill_cv_.notify_one();
     for (WriteRequest* r : group) {
       r->done = true;
       r->wake.notify_one();  // under group_mu_: the request lives until its thread sees done
@@ -127,25 +130,31 @@ Status SqliteQueue::SyncWal(uint64_t commit_seq) {
 }
 
 void SqliteQueue::WaitForCompany(std::unique_lock<std::mutex>& lock) {
-  // A durable commit costs an fsync (a few hundred microseconds here), whatever its size.
-  // When the last durable group had company, its members are likely on their way back (a
-  // producer that waits for each send sends again right after), so the leader waits a
-  // little for them rather than paying an fsync for a group of one or two: until the group
-  // is as large as the last one, or nobody arrived for kFillQuiet, at most kFillMax. A lone
-  // sender (last group of one) never waits.
+  // A durable commit costs an fdatasync (300-550 us here), whatever its size, and fsyncs run
+  // one at a time (SyncWal). So a leader gains nothing by committing while an earlier durable
+  // group still waits for its fsync: its own fsync could not start before that one ends.
+  // It waits instead for those senders to be acknowledged and come back (a producer that
+  // waits for each send sends again right after), and for the size of the last group, then
+  // commits them all at once: eight producers share one fsync, where two overlapping groups
+  // of four to five each paid one (bench/README.md, twelfth session). The wait ends when
+  // nobody arrived for kFillQuiet with no group in flight, or after kFillMax. A lone sender
+  // (no company, nothing in flight) never waits.
   auto durable_pending = [&] {
     size_t n = 0;
     for (const WriteRequest* r : pending_) n += r->durable ? 1 : 0;
     return n;
   };
-  if (last_durable_group_ <= 1 || durable_pending() == 0) return;
+  if (durable_pending() == 0) return;
   const auto deadline = std::chrono::steady_clock::now() + kFillMax;
   filling_ = true;
-  while (durable_pending() < last_durable_group_) {
-    const size_t before = pending_.size();
+  while (durable_in_flight_ > 0 || durable_pending() < last_durable_group_) {
+    const size_t arrived = pending_.size();
+    const size_t in_flight = durable_in_flight_;
     const auto until = std::min(deadline, std::chrono::steady_clock::now() + kFillQuiet);
-    fill_cv_.wait_until(lock, until, [&] { return pending_.size() != before; });
-    if (pending_.size() == before || std::chrono::steady_clock::now() >= deadline) break;
+    const bool changed = fill_cv_.wait_until(lock, until, [&] {
+      return pending_.size() != arrived || durable_in_flight_ != in_flight;
+    });
+    if ((!changed && durable_in_flight_ == 0) || std::chrono::steady_clock::now() >= deadline) break;
   }
   filling_ = false;
 }
