@@ -41,7 +41,8 @@ void ApplyReportLine(std::string_view line, std::map<std::string, HeldMessage>* 
     held->erase(std::string(line.substr(2)));
     return;
   }
-  if (!line.starts_with("S ")) return;
+  const bool started = line.starts_with("S ");
+  if (!started && !line.starts_with("R ")) return;
   line.remove_prefix(2);
   const size_t a = line.find(' ');
   const size_t b = a == std::string_view::npos ? a : line.find(' ', a + 1);
@@ -53,6 +54,7 @@ void ApplyReportLine(std::string_view line, std::map<std::string, HeldMessage>* 
   }
   m.id = std::string(line.substr(a + 1, b - a - 1));
   m.receipt = std::string(line.substr(b + 1));
+  m.started = started;
   if (m.receipt.empty()) return;
   (*held)[m.receipt] = std::move(m);
 }
@@ -106,9 +108,13 @@ JobReporter::JobReporter(int fd) : fd_(fd) {
   std::signal(SIGPIPE, SIG_IGN);
 }
 
-void JobReporter::Started(const queue::Message& m) const {
+void JobReporter::Received(const queue::Message& m) const { Holding('R', m); }
+
+void JobReporter::Started(const queue::Message& m) const { Holding('S', m); }
+
+void JobReporter::Holding(char kind, const queue::Message& m) const {
   if (Reportable(m.id) && Reportable(m.receipt)) {
-    Write("S " + std::to_string(m.receive_count) + " " + m.id + " " + m.receipt + "\n");
+    Write(std::string(1, kind) + " " + std::to_string(m.receive_count) + " " + m.id + " " + m.receipt + "\n");
   }
 }
 
@@ -125,9 +131,13 @@ void JobReporter::Write(const std::string& line) const {
 void SettleHeldMessages(queue::Queue& queue, const std::vector<HeldMessage>& held, const std::string& how,
                         int max_receive_count) {
   for (const HeldMessage& m : held) {
-    const std::string reason = "worker process " + how + " while making this message's renditions (receive " +
-                               std::to_string(m.receive_count) + " of " + std::to_string(max_receive_count) + ")";
-    const bool last = m.receive_count >= max_receive_count;
+    const std::string reason = "worker process " + how +
+                               (m.started ? " while making this message's renditions"
+                                          : " before starting this message (received ahead)") +
+                               " (receive " + std::to_string(m.receive_count) + " of " +
+                               std::to_string(max_receive_count) + ")";
+    // A message that never started is innocent of the death: released, whatever its count.
+    const bool last = m.started && m.receive_count >= max_receive_count;
     const Status done = last ? queue.DeadLetter(m.receipt, reason) : queue.ChangeVisibility(m.receipt, Duration{0});
     // A stale receipt: the message was finished (or released) after all; nothing to do.
     LogWarn(last ? "message of a dead worker process dead-lettered" : "message of a dead worker process released",

@@ -14,8 +14,8 @@
 // so it runs exactly the configuration serve runs. It gets SIGTERM if serve itself dies
 // (PR_SET_PDEATHSIG), so a killed serve leaves no worker behind.
 //
-// The child tells serve which messages its jobs hold, one line per job start and end on a
-// pipe (JobReporter, fd 3 of the child). So when it dies serve knows what it was doing: it
+// The child tells serve which messages it holds, one line per message received and per job
+// start and end on a pipe (JobReporter, fd 3 of the child). So when it dies serve knows what it was doing: it
 // hands those messages to on_death, which serve uses to make them visible again at once, or
 // to dead-letter one on its last allowed receive with the death as the reason ("worker
 // process killed by signal 11 (SIGSEGV) ..."), instead of leaving them hidden until their
@@ -42,25 +42,29 @@ namespace thumbpipe::cli {
 // The fd on which a child reports its jobs (WorkerProcess passes it; `worker --report-fd`).
 inline constexpr int kJobReportFd = 3;
 
-// A message a child's job held when the child died.
+// A message a child held when the child died: its job had started, or it was received
+// ahead (worker.receive_ahead) and waited for a free slot.
 struct HeldMessage {
   std::string id;
   std::string receipt;
   int receive_count = 0;
+  bool started = true;
 };
 
-// The child's side of the report: one line per job start ("S <receive count> <id> <receipt>")
-// and end ("E <receipt>"), each one write(2) of under PIPE_BUF bytes, so the lines of
-// concurrent jobs never interleave. A message whose id or receipt has whitespace in it, or
-// that is too long for one atomic write, goes unreported (serve then only sees it come back
-// after its visibility timeout, as before).
+// The child's side of the report: one line per message received ("R <receive count> <id>
+// <receipt>"), per job start ("S", the same fields) and per job end ("E <receipt>"), each
+// one write(2) of under PIPE_BUF bytes, so the lines of concurrent jobs never interleave. A
+// message whose id or receipt has whitespace in it, or that is too long for one atomic
+// write, goes unreported (serve then only sees it come back after its visibility timeout).
 class JobReporter {
  public:
   explicit JobReporter(int fd);
+  void Received(const queue::Message& m) const;
   void Started(const queue::Message& m) const;
   void Finished(const queue::Message& m) const;
 
  private:
+  void Holding(char kind, const queue::Message& m) const;  // an R or S line
   void Write(const std::string& line) const;
   int fd_;
 };

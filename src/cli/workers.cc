@@ -34,7 +34,8 @@ Result<std::unique_ptr<pipeline::Worker>> MakeWorkerPool(const config::Config& c
                                                          std::shared_ptr<store::ObjectStore> store,
                                                          queue::Queue& queue,
                                                          std::optional<JobReporter> reporter) {
-  const pipeline::WorkerOptions options = PoolOptions(config, workers);
+  pipeline::WorkerOptions options = PoolOptions(config, workers);
+  if (reporter) options.on_received = [reporter](const queue::Message& m) { reporter->Received(m); };
   auto parts = std::make_shared<JobParts>();
   parts->config = pipeline::JobConfigFrom(config);
   THUMBPIPE_ASSIGN_OR_RETURN(parts->engine, MakeEngine(config));

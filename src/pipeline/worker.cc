@@ -205,6 +205,9 @@ void Worker::State::Receiver() {
     Result<std::vector<queue::Message>> got = queue.ReceiveOrStop(room, options.wait, std::nullopt,
                                                                   receive_stop.get_token());
     const double call_ms = MsSince(receive_start);
+    if (got.ok() && options.on_received) {
+      for (const queue::Message& m : *got) options.on_received(m);
+    }
     lock.lock();
     if (!got.ok()) {
       ++counters.queue_errors;

@@ -50,10 +50,15 @@ struct WorkerOptions {
   // any prefetch (Celery keeps 4 a slot): a busy worker sits on that many messages another
   // idle worker could start, which only matters when the queue has run dry; a graceful stop
   // releases them with their receive counted; a crash leaves them to their visibility
-  // timeout. 0 = receive only for a free slot. A queue that pushes (amqp://) is opened with
-  // prefetch = concurrency + receive_ahead (MaxMessagesInHand).
+  // timeout (unless a supervisor releases them: on_received). 0 = receive only for a free
+  // slot. A queue that pushes (amqp://) is opened with prefetch = concurrency + receive_ahead
+  // (MaxMessagesInHand).
   int receive_ahead = 0;
   RetryPolicy retry;
+  // Called on the receiver thread for each message received, before any job can start it
+  // (worker.isolation = process: the child tells its supervisor what it holds, so a crash
+  // releases the messages it received ahead at once, not after their visibility timeout).
+  std::function<void(const queue::Message&)> on_received;
 };
 
 // The most messages a worker with these options holds at once (running and pending): what a

@@ -6,9 +6,10 @@ message. Then:
   - serve keeps running and answering S3 (ListBuckets, an upload) and /healthz;
   - serve logs how the child died and which message it held, counts it in
     thumbpipe_worker_process_restarts_total, and a new child takes over;
-  - the dead child's message is visible again at once (the visibility timeout here is 10
-    minutes, longer than any wait of this test) and made on its second receive; a later
-    upload is made too;
+  - the dead child's messages are visible again at once (the visibility timeout here is 10
+    minutes, longer than any wait of this test), the one its job held and the one it had
+    received ahead of its busy slot, and each is made on its second receive; a later upload
+    is made too;
   - a message whose every receive kills its child reaches the DLQ on its last allowed receive
     (catalogue item 34) with the death as its reason, and the next upload is made;
   - SIGTERM stops serve with exit 0 and takes the child with it;
@@ -82,9 +83,12 @@ def main():
             first = one_child(p)
             checks += 1
 
-            # The child holds the slow image's message (in flight) when it is killed.
+            # The child holds the slow image's message (its job running) and, received ahead of
+            # its one busy slot (worker.receive_ahead = 1), the next upload's when it is killed.
             p.s3.upload_file(slow, BUCKET, "uploads/slow.png")
-            kill_mid_job(lambda: p.cli("status")["in_flight"] == 1, first)
+            poll(lambda: p.cli("status")["in_flight"] == 1, "the slow image's message in flight")
+            p.s3.upload_file(small, BUCKET, "uploads/ahead.jpg")
+            kill_mid_job(lambda: p.cli("status")["in_flight"] == 2, first)
             second = poll(lambda: (children(p.proc.pid) - {first}) or None, "a new worker process").pop()
             assert p.proc.poll() is None, "serve died with its worker process"
             status, _ = p.get("/healthz")
@@ -93,13 +97,19 @@ def main():
             checks += 3
             died = [json.loads(line) for line in p.output().splitlines() if "worker process died" in line]
             assert len(died) == 1 and "SIGSEGV" in died[0]["how"], f"serve's log of the death: {died}"
-            assert len(died[0]["held_messages"]) == 1, died
+            assert len(died[0]["held_messages"]) == 2, died
+            released = [json.loads(line) for line in p.output().splitlines()
+                        if "message of a dead worker process released" in line]
+            assert sorted("received ahead" in r["reason"] for r in released) == [False, True], released
             checks += 1
 
-            # The dead child's message, on its second receive (the first died with the child).
+            # The dead child's messages, on their second receive (the first died with the child),
+            # and at once: the visibility timeout is 10 minutes.
             poll(lambda: renditions_made(p, "uploads/slow.png", *SLOW), "the slow image's renditions")
-            slow_jobs = [j for j in job_lines(p.output()) if j["keys"] == "uploads/slow.png"]
-            assert [(j["result"], j["receive_count"]) for j in slow_jobs] == [("done", 2)], slow_jobs
+            poll(lambda: renditions_made(p, "uploads/ahead.jpg", *SMALL), "the renditions of the one received ahead")
+            for key in ("uploads/slow.png", "uploads/ahead.jpg"):
+                jobs = [j for j in job_lines(p.output()) if j["keys"] == key]
+                assert [(j["result"], j["receive_count"]) for j in jobs] == [("done", 2)], jobs
             p.s3.upload_file(small, BUCKET, "uploads/small.jpg")
             poll(lambda: renditions_made(p, "uploads/small.jpg", *SMALL), "the later image's renditions")
             for key, ((w, h), loader) in default_renditions("uploads/small.jpg", *SMALL).items():
