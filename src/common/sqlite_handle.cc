@@ -19,6 +19,7 @@ Status SqliteStatus(int rc, sqlite3* db, std::string_view context) {
     case SQLITE_NOTADB:
       return Status::Corrupt(std::move(msg));
     case SQLITE_FULL:
+      return Status::DiskFull(msg);
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:

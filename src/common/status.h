@@ -57,6 +57,13 @@ class [[nodiscard]] Status {
   static Status IOError(std::string msg) { return {StatusCode::kIOError, std::move(msg)}; }
   static Status Cancelled(std::string msg) { return {StatusCode::kCancelled, std::move(msg)}; }
   static Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
+  // An I/O error because the file system is full (ENOSPC, EDQUOT, SQLITE_FULL): "disk full:
+  // <msg>". IsDiskFull tells it apart, context prefixes included, so that the S3 API can
+  // answer it as such instead of as an internal error.
+  static Status DiskFull(std::string_view msg) { return IOError(std::string(kDiskFull) + std::string(msg)); }
+  bool IsDiskFull() const {
+    return code_ == StatusCode::kIOError && message_.find(kDiskFull) != std::string::npos;
+  }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
@@ -75,6 +82,8 @@ class [[nodiscard]] Status {
 
   // Returns a copy whose message is prefixed with `context` ("reading x: ...").
   Status WithContext(std::string_view context) const;
+
+  static constexpr std::string_view kDiskFull = "disk full: ";
 
   friend bool operator==(const Status& a, const Status& b) {
     return a.code_ == b.code_ && a.message_ == b.message_;

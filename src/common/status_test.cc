@@ -30,6 +30,15 @@ TEST(StatusTest, PermanenceFollowsTheCode) {
   EXPECT_FALSE(Status::IOError("x").IsPermanent());
 }
 
+TEST(StatusTest, DiskFullIsAnIOErrorThatSaysSo) {
+  const Status full = Status::DiskFull("wal: database or disk is full").WithContext("send");
+  EXPECT_EQ(full.code(), StatusCode::kIOError);
+  EXPECT_TRUE(full.IsDiskFull());
+  EXPECT_FALSE(full.IsPermanent()) << "room may come back: retried";
+  EXPECT_FALSE(Status::IOError("wal: disk I/O error").IsDiskFull());
+  EXPECT_FALSE(Status::Internal("disk full: not an I/O error").IsDiskFull());
+}
+
 Result<int> Half(int x) {
   if (x % 2 != 0) return Status::InvalidArgument("odd");
   return x / 2;

@@ -14,7 +14,9 @@ struct CodeInfo {
   std::string_view message;
 };
 
-// From the S3 API reference's error code list (the subset thumbpipe can produce).
+// From the S3 API reference's error code list (the subset thumbpipe can produce), and
+// InsufficientCapacity for a full disk, which AWS never reports: 507 Insufficient Storage
+// (RFC 4918), the status MinIO answers a full disk with.
 constexpr std::array kCodes = {
     CodeInfo{"AccessDenied", 403, "Access Denied"},
     CodeInfo{"AuthorizationHeaderMalformed", 400, "The authorization header is malformed."},
@@ -26,6 +28,7 @@ constexpr std::array kCodes = {
     CodeInfo{"EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed size"},
     CodeInfo{"EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed object size."},
     CodeInfo{"IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header."},
+    CodeInfo{"InsufficientCapacity", 507, "There is not enough free space on the server to store this."},
     CodeInfo{"InternalError", 500, "We encountered an internal error. Please try again."},
     CodeInfo{"InvalidAccessKeyId", 403, "The AWS access key Id you provided does not exist in our records."},
     CodeInfo{"InvalidArgument", 400, "Invalid Argument"},
@@ -106,10 +109,17 @@ S3Error FromStatus(const Status& status, std::string_view not_found_code) {
     case StatusCode::kUnavailable:
       LogWarn("service unavailable", {{"cause", status.ToString()}});
       return MakeS3Error("ServiceUnavailable");
+    case StatusCode::kIOError:
+      if (!status.IsDiskFull()) break;
+      // The client sees what is wrong rather than an internal error, and the AWS SDKs do not
+      // retry a 507 at once (they do a 500), which a full disk would only refuse again.
+      LogError("disk full", {{"cause", status.ToString()}});
+      return MakeS3Error("InsufficientCapacity");
     default:
-      LogError("internal error", {{"cause", status.ToString()}});
-      return MakeS3Error("InternalError");
+      break;
   }
+  LogError("internal error", {{"cause", status.ToString()}});
+  return MakeS3Error("InternalError");
 }
 
 HttpResponse ErrorResponse(const S3Error& error, std::string_view resource, std::string_view request_id) {

@@ -54,7 +54,7 @@ Status PosixError(std::string_view what, int error_number) {
   msg += ": ";
   msg += std::strerror(error_number);
   if (error_number == ENOENT) return Status::NotFound(std::move(msg));
-  if (error_number == ENOSPC || error_number == EDQUOT) return Status::IOError("disk full: " + msg);
+  if (error_number == ENOSPC || error_number == EDQUOT) return Status::DiskFull(msg);
   return Status::IOError(std::move(msg));
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Catalogue item 42: `thumbpipe serve` whose data directory fills up during PUTs. A PUT that
-does not fit gets an error (never a 2xx), leaves no object and no event, the process stays
+does not fit gets 507 InsufficientCapacity, leaves no object and no event, the process stays
 up, and once objects are deleted PUTs succeed again, with their events, without a restart.
 
 The data directory is a 6 MiB tmpfs mounted in a private mount namespace (`unshare --mount`,
@@ -52,7 +52,7 @@ def main():
                 acked.append(key)
             except s3.exceptions.ClientError as e:
                 status = e.response["ResponseMetadata"]["HTTPStatusCode"]
-                assert status >= 400, e.response
+                assert (status, e.response["Error"].get("Code")) == (507, "InsufficientCapacity"), e.response
                 refused = key
                 print(f"{key}: {status} {e.response['Error'].get('Code')}")
                 break
