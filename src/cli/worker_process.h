@@ -15,11 +15,12 @@
 // (PR_SET_PDEATHSIG), so a killed serve leaves no worker behind.
 //
 // The child tells serve which messages it holds, one line per message received and per job
-// start and end on a pipe (JobReporter, fd 3 of the child). So when it dies serve knows what it was doing: it
-// hands those messages to on_death, which serve uses to make them visible again at once, or
-// to dead-letter one on its last allowed receive with the death as the reason ("worker
-// process killed by signal 11 (SIGSEGV) ..."), instead of leaving them hidden until their
-// visibility runs out and then in the DLQ as "max_receive_count exceeded".
+// start and end on a pipe (JobReporter, fd 3 of the child). So when it dies serve knows what
+// it was doing: it hands those messages to on_death, which serve uses to make them visible
+// again at once, or to dead-letter one whose job ran on its last allowed receive with the
+// death as the reason ("worker process killed by signal 11 (SIGSEGV) ..."), instead of
+// leaving them hidden until their visibility runs out and then in the DLQ as
+// "max_receive_count exceeded".
 #pragma once
 
 #include <sys/types.h>
