@@ -114,7 +114,8 @@ void JobReporter::Started(const queue::Message& m) const { Holding('S', m); }
 
 void JobReporter::Holding(char kind, const queue::Message& m) const {
   if (Reportable(m.id) && Reportable(m.receipt)) {
-    Write(std::string(1, kind) + " " + std::to_string(m.receive_count) + " " + m.id + " " + m.receipt + "\n");
+    Write(std::string(1, kind) + " " + std::to_string(m.receive_count) + " " + m.id + " " +
+          m.receipt + "\n");
   }
 }
 

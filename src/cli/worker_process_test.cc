@@ -66,21 +66,24 @@ WorkerProcessOptions Script(const std::string& script, Deaths* deaths) {
   return o;
 }
 
-auto Held(const std::string& id, const std::string& receipt, int receive_count, bool started = true) {
+auto Held(const std::string& id, const std::string& receipt, int receive_count,
+          bool started = true) {
   return AllOf(Field(&HeldMessage::id, id), Field(&HeldMessage::receipt, receipt),
-               Field(&HeldMessage::receive_count, receive_count), Field(&HeldMessage::started, started));
+               Field(&HeldMessage::receive_count, receive_count),
+               Field(&HeldMessage::started, started));
 }
 
 TEST(WorkerProcessTest, ADeadChildsUnfinishedJobsReachOnDeath) {
   Deaths deaths;
   // Four messages received, three jobs start, one ends, one message waits for a slot;
   // garbage lines in between; then the child segfaults.
-  WorkerProcess process(Script("echo 'R 1 m-1 r-1' >&3; echo 'R 2 m-2 r-2' >&3; echo 'S 1 m-1 r-1' >&3; "
-                               "echo 'S 2 m-2 r-2' >&3; echo 'E r-1' >&3; echo 'R 3 m-4 r-4' >&3; "
-                               "echo 'garbage' >&3; echo 'S x m-9 r-9' >&3; echo 'S 1 m-3' >&3; "
-                               "echo 'R 1 m-5' >&3; echo 'S 3 m-4 r-4' >&3; echo 'R 3 m-6 r-6' >&3; "
-                               "kill -SEGV $$",
-                               &deaths));
+  WorkerProcess process(
+      Script("echo 'R 1 m-1 r-1' >&3; echo 'R 2 m-2 r-2' >&3; echo 'S 1 m-1 r-1' >&3; "
+             "echo 'S 2 m-2 r-2' >&3; echo 'E r-1' >&3; echo 'R 3 m-4 r-4' >&3; "
+             "echo 'garbage' >&3; echo 'S x m-9 r-9' >&3; echo 'S 1 m-3' >&3; "
+             "echo 'R 1 m-5' >&3; echo 'S 3 m-4 r-4' >&3; echo 'R 3 m-6 r-6' >&3; "
+             "kill -SEGV $$",
+             &deaths));
   ASSERT_TRUE(process.Start().ok());
   ASSERT_TRUE(deaths.WaitFor(2));  // and it is started again after each death
   process.Stop();
@@ -143,7 +146,9 @@ TEST(SettleHeldMessagesTest, OnlyAJobRunningOnItsLastReceiveIsDeadLettered) {
   auto opened = queue::OpenSqliteQueue(options);
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   queue::Queue& q = **opened;
-  for (const char* body : {"ran-last", "ahead-last", "ran-first", "ahead-first"}) ASSERT_TRUE(q.Send(body).ok());
+  for (const char* body : {"ran-last", "ahead-last", "ran-first", "ahead-first"}) {
+    ASSERT_TRUE(q.Send(body).ok());
+  }
   std::map<std::string, queue::Message> held_now;  // by body: the latest receive
   auto receive = [&](size_t expected) {
     auto got = q.Receive(10, Duration{0});

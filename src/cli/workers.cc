@@ -35,7 +35,9 @@ Result<std::unique_ptr<pipeline::Worker>> MakeWorkerPool(const config::Config& c
                                                          queue::Queue& queue,
                                                          std::optional<JobReporter> reporter) {
   pipeline::WorkerOptions options = PoolOptions(config, workers);
-  if (reporter) options.on_received = [reporter](const queue::Message& m) { reporter->Received(m); };
+  if (reporter) {
+    options.on_received = [reporter](const queue::Message& m) { reporter->Received(m); };
+  }
   auto parts = std::make_shared<JobParts>();
   parts->config = pipeline::JobConfigFrom(config);
   THUMBPIPE_ASSIGN_OR_RETURN(parts->engine, MakeEngine(config));

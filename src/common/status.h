@@ -60,7 +60,9 @@ class [[nodiscard]] Status {
   // An I/O error because the file system is full (ENOSPC, EDQUOT, SQLITE_FULL): "disk full:
   // <msg>". IsDiskFull tells it apart, context prefixes included, so that the S3 API can
   // answer it as such instead of as an internal error.
-  static Status DiskFull(std::string_view msg) { return IOError(std::string(kDiskFull) + std::string(msg)); }
+  static Status DiskFull(std::string_view msg) {
+    return IOError(std::string(kDiskFull) + std::string(msg));
+  }
   bool IsDiskFull() const {
     return code_ == StatusCode::kIOError && message_.find(kDiskFull) != std::string::npos;
   }

@@ -154,7 +154,8 @@ void SqliteQueue::WaitForCompany(std::unique_lock<std::mutex>& lock) {
     const bool changed = fill_cv_.wait_until(lock, until, [&] {
       return pending_.size() != arrived || durable_in_flight_ != in_flight;
     });
-    if ((!changed && durable_in_flight_ == 0) || std::chrono::steady_clock::now() >= deadline) break;
+    const bool quiet = !changed && durable_in_flight_ == 0;
+    if (quiet || std::chrono::steady_clock::now() >= deadline) break;
   }
   filling_ = false;
 }

@@ -178,7 +178,8 @@ class DamagedProfileTest : public ColourTest,
   // The one rendition of the input with `profile`, as 8-bit sRGB.
   vips::VImage Render(const std::string& profile, bool expect_ignored) {
     const DamagedProfileCase& c = GetParam();
-    Variant v = MakeVariant("same", 2000, 2000, Fit::kInside, c.animated ? Format::kWebp : Format::kPng);
+    Variant v = MakeVariant("same", 2000, 2000, Fit::kInside,
+                            c.animated ? Format::kWebp : Format::kPng);
     v.animated = c.animated;
     auto result = RunEngine(engine(), ProfileInput(c, profile), OneVariant(v));
     EXPECT_TRUE(result.ok()) << result.status().ToString();
@@ -192,7 +193,8 @@ class DamagedProfileTest : public ColourTest,
 
 TEST_P(DamagedProfileTest, IsIgnoredAndThePixelsConvertAsUntagged) {
   const vips::VImage untagged = Render("", false);
-  const vips::VImage damaged = Render(fixtures::IccProfile(GetParam().rgb, /*damaged_trc=*/true), true);
+  const vips::VImage damaged =
+      Render(fixtures::IccProfile(GetParam().rgb, /*damaged_trc=*/true), true);
   EXPECT_LT(fixtures::MeanAbsDiff(damaged, untagged), 0.5);
 }
 
@@ -200,7 +202,8 @@ TEST_P(DamagedProfileTest, IsIgnoredAndThePixelsConvertAsUntagged) {
 // mid-tones by 10+ levels), so the case above tests the damage alone.
 TEST_P(DamagedProfileTest, TheSameProfileIntactIsUsed) {
   const vips::VImage untagged = Render("", false);
-  const vips::VImage intact = Render(fixtures::IccProfile(GetParam().rgb, /*damaged_trc=*/false), false);
+  const vips::VImage intact =
+      Render(fixtures::IccProfile(GetParam().rgb, /*damaged_trc=*/false), false);
   EXPECT_GT(fixtures::MeanAbsDiff(intact, untagged), 5);
 }
 

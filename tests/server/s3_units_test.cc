@@ -118,7 +118,8 @@ TEST(Errors, StoreStatusesMapToS3Codes) {
   EXPECT_EQ(internal.code, "InternalError");
   EXPECT_EQ(internal.message.find("secret"), std::string::npos);  // the cause stays in the log
   // A full disk, however deep the context: 507, its path in the log only.
-  const S3Error full = FromStatus(Status::DiskFull("/secret/blob: No space left on device").WithContext("put"));
+  const S3Error full =
+      FromStatus(Status::DiskFull("/secret/blob: No space left on device").WithContext("put"));
   EXPECT_EQ(full.status, 507);
   EXPECT_EQ(full.code, "InsufficientCapacity");
   EXPECT_EQ(full.message.find("secret"), std::string::npos);
